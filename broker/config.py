@@ -1,0 +1,207 @@
+"""Faucon configuration: one frozen, typed object.
+
+Values come, highest priority first, from ``FAUCON_...`` environment
+variables (nested with ``__``, e.g. ``FAUCON_KAFKA__BOOTSTRAP``), a ``.env``
+file in the working directory, a TOML file named by ``FAUCON_CONFIG_FILE``,
+then the defaults below.  Every field is documented in ``.env.example``.
+
+Examples
+--------
+>>> from broker.config import load_settings
+>>> s = load_settings()
+>>> s.quality.min_reliability >= 0.0
+True
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from broker.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(BaseModel):
+    """Kafka connection and topic names."""
+
+    model_config = _FROZEN
+    bootstrap: str = Field("127.0.0.1:9092", description="bootstrap servers, host:port[,...]")
+    subscribe_pattern: str = Field(
+        r"raw\..+", description="Java regex of the survey input topics the stream reads"
+    )
+    topic_prefix: str = Field("faucon", description="prefix of every topic Faucon writes")
+    partitions: int = Field(2, ge=1, description="partitions of topics Faucon creates")
+    max_message_bytes: int = Field(
+        10_485_760, ge=1024, description="largest message accepted by broker and clients, bytes"
+    )
+    security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT or SASL_PLAINTEXT")
+    sasl_username: str = Field("", description="SASL/SCRAM user of the broker's own services")
+    sasl_password_file: str = Field(
+        "", description="file holding the SASL password (never put the password itself here)"
+    )
+
+    @field_validator("subscribe_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @property
+    def enriched_topic(self) -> str:
+        """Topic with every alert that passed decoding and quality cuts."""
+        return f"{self.topic_prefix}.enriched"
+
+    @property
+    def deadletter_topic(self) -> str:
+        """Topic with every rejected message, its reason and original bytes."""
+        return f"{self.topic_prefix}.deadletter"
+
+    def filter_topic(self, name: str) -> str:
+        """Topic of one filter's selection."""
+        return f"{self.topic_prefix}.filter.{name}"
+
+
+class SparkSettings(BaseModel):
+    """Spark session and streaming query."""
+
+    model_config = _FROZEN
+    master: str = Field("local[2]", description="Spark master URL (local[N] or spark://host:7077)")
+    trigger_seconds: float = Field(1.0, gt=0, description="micro-batch trigger interval, seconds")
+    max_offsets_per_trigger: int = Field(
+        20_000, ge=1, description="most Kafka messages read in one micro-batch"
+    )
+    driver_memory: str = Field("2g", description="Spark driver JVM heap")
+    executor_memory: str = Field("2g", description="Spark executor JVM heap (cluster mode)")
+    shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions")
+    arrow_batch_rows: int = Field(
+        2_000, ge=1, description="rows per Arrow batch sent to Python workers"
+    )
+    starting_offsets: str = Field("earliest", description="where a new stream starts: earliest|latest")
+
+
+class QualitySettings(BaseModel):
+    """Quality cuts applied before enrichment; failing alerts are counted and dead-lettered."""
+
+    model_config = _FROZEN
+    min_reliability: float = Field(
+        0.0, ge=0.0, le=1.0, description="minimum real/bogus reliability score, unitless 0..1"
+    )
+    require_positive: bool = Field(
+        False, description="reject negative difference detections (flux below template)"
+    )
+    max_flux_err_ratio: float = Field(
+        0.0, ge=0.0, description="reject if flux_err/|flux| above this, unitless; 0 disables"
+    )
+
+
+class FilterSettings(BaseModel):
+    """Thresholds of the built-in filters, with their units."""
+
+    model_config = _FROZEN
+    bright_mag: float = Field(18.5, description="bright transient: AB magnitude brighter than this")
+    bright_min_reliability: float = Field(
+        0.5, ge=0.0, le=1.0, description="bright transient: minimum reliability, unitless"
+    )
+    solar_system_max_arcsec: float = Field(
+        5.0, gt=0, description="known solar-system object: max distance, arcsec"
+    )
+
+
+class Settings(BaseSettings):
+    """All of Faucon's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FAUCON_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    state_dir: Path = Field(
+        REPO_ROOT / ".state", description="runtime state: Kafka data, checkpoints, stats, logs"
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "faucon", description="downloaded jars (outside git)"
+    )
+    schemas_dir: Path = Field(REPO_ROOT / "schemas", description="versioned Avro schemas")
+    log_format: str = Field("text", pattern="^(text|json)$", description="text or json logs")
+    kafka: KafkaSettings = KafkaSettings()  # type: ignore[call-arg]
+    spark: SparkSettings = SparkSettings()  # type: ignore[call-arg]
+    quality: QualitySettings = QualitySettings()  # type: ignore[call-arg]
+    filters: FilterSettings = FilterSettings()  # type: ignore[call-arg]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        toml_file = os.environ.get("FAUCON_CONFIG_FILE")
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load and validate the configuration.
+
+    Parameters
+    ----------
+    **overrides
+        Values that win over every source (used by tests and the CLI).
+
+    Returns
+    -------
+    Settings
+        The frozen configuration.
+
+    Raises
+    ------
+    ConfigError
+        When a value is invalid; the message names the setting.
+
+    Examples
+    --------
+    >>> load_settings(kafka={"bootstrap": "127.0.0.1:9999"}).kafka.bootstrap
+    '127.0.0.1:9999'
+    """
+    toml_file = os.environ.get("FAUCON_CONFIG_FILE")
+    if toml_file and not Path(toml_file).is_file():
+        raise ConfigError(f"FAUCON_CONFIG_FILE={toml_file} does not exist; fix or unset it")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid Faucon configuration ({problems}); see .env.example for each setting"
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Return the process-wide settings, loaded once."""
+    return load_settings()
