@@ -29,6 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from broker.catalogs.settings import CrossmatchSettings
 from broker.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,9 @@ class SparkSettings(BaseModel):
     arrow_batch_rows: int = Field(
         2_000, ge=1, description="rows per Arrow batch sent to Python workers"
     )
-    starting_offsets: str = Field("earliest", description="where a new stream starts: earliest|latest")
+    starting_offsets: str = Field(
+        "earliest", description="where a new stream starts: earliest|latest"
+    )
 
 
 class QualitySettings(BaseModel):
@@ -118,6 +121,9 @@ class FilterSettings(BaseModel):
     bright_mag: float = Field(18.5, description="bright transient: AB magnitude brighter than this")
     bright_min_reliability: float = Field(
         0.5, ge=0.0, le=1.0, description="bright transient: minimum reliability, unitless"
+    )
+    new_object_max_age_hours: float = Field(
+        1.0, gt=0, description="new object: first survey detection at most this old, hours"
     )
     solar_system_max_arcsec: float = Field(
         5.0, gt=0, description="known solar-system object: max distance, arcsec"
@@ -147,6 +153,7 @@ class Settings(BaseSettings):
     spark: SparkSettings = SparkSettings()  # type: ignore[call-arg]
     quality: QualitySettings = QualitySettings()  # type: ignore[call-arg]
     filters: FilterSettings = FilterSettings()  # type: ignore[call-arg]
+    crossmatch: CrossmatchSettings = CrossmatchSettings()
 
     @classmethod
     def settings_customise_sources(

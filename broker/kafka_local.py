@@ -1,0 +1,331 @@
+"""A local single-node Apache Kafka broker (KRaft), run from the fetched jars.
+
+Everything lives under ``settings.state_dir / "kafka"``: ``server.properties``,
+``log4j2.xml``, ``cluster.id``, ``data/``, ``kafka.pid``, the JVM's output
+(``kafka.out``) and the broker log (``logs/server.log``, WARN and above).
+The client listener binds the first (loopback) ``settings.kafka.bootstrap``
+entry; the controller listens on the next port.
+
+Examples
+--------
+>>> from broker.config import load_settings
+>>> kafka = LocalKafka(load_settings(state_dir="/tmp/faucon-doc"))
+>>> kafka.server_properties()["process.roles"]
+'broker,controller'
+>>> kafka.start()  # doctest: +SKIP
+True
+>>> kafka.stop()  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from broker.config import Settings
+from broker.errors import ConfigError, InfrastructureError
+from broker.jars import KAFKA_VERSION, ensure_kafka_jars
+from broker.topics import client_config
+
+KAFKA_MAIN = "kafka.Kafka"
+STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
+JVM_OPTS = "-Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+_LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN" shutdownHook="disable"><Appenders>
+  <RollingFile name="file" fileName="{logs}/server.log" filePattern="{logs}/server.log.%i">
+    <PatternLayout pattern="[%d] %p %m (%c)%n"/><SizeBasedTriggeringPolicy size="10MB"/>
+    <DefaultRolloverStrategy max="3"/></RollingFile>
+</Appenders><Loggers><Root level="WARN"><AppenderRef ref="file"/></Root></Loggers></Configuration>
+"""
+# settings-independent broker properties: one node, replication 1, sized for 2 cores
+_FIXED_PROPS = """
+process.roles=broker,controller node.id=1 controller.listener.names=CONTROLLER
+inter.broker.listener.name=CLIENT default.replication.factor=1 min.insync.replicas=1
+auto.create.topics.enable=false log.retention.hours=168 log.retention.check.interval.ms=300000
+offsets.topic.replication.factor=1 offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1 transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1 share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0 num.network.threads=2 num.io.threads=4
+num.recovery.threads.per.data.dir=1
+"""
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KafkaStatus:
+    """State of the local broker, as reported by :meth:`LocalKafka.status`."""
+
+    running: bool
+    pid: int | None
+    listeners: dict[str, str]
+    data_dir: Path
+    log_file: Path
+    version: str = KAFKA_VERSION
+
+
+class LocalKafka:
+    """Start, stop and inspect the local KRaft broker.
+
+    Parameters
+    ----------
+    settings
+        Faucon settings: ``kafka.bootstrap`` (first entry = client listener),
+        ``kafka.partitions``, ``kafka.max_message_bytes``, ``state_dir``, ``cache_dir``.
+    controller_port
+        Port of the KRaft controller listener; default client port + 1.
+
+    Examples
+    --------
+    >>> from broker.config import load_settings
+    >>> LocalKafka(load_settings(kafka={"bootstrap": "127.0.0.1:19092"})).listeners()
+    {'CLIENT': '127.0.0.1:19092', 'CONTROLLER': '127.0.0.1:19093'}
+    """
+
+    def __init__(self, settings: Settings, controller_port: int | None = None) -> None:
+        self.settings = settings
+        first = settings.kafka.bootstrap.split(",")[0].strip()
+        host, _, port = first.rpartition(":")
+        if not host.startswith(_LOOPBACK) or not port.isdigit():
+            raise ConfigError(
+                f"kafka.bootstrap={settings.kafka.bootstrap!r}: the local broker needs a "
+                "loopback host:port first (e.g. 127.0.0.1:9092); set FAUCON_KAFKA__BOOTSTRAP"
+            )
+        self.host, self.port = host, int(port)
+        self.controller_port = controller_port or self.port + 1
+        self.home = (settings.state_dir / "kafka").absolute()
+        self.data_dir = self.home / "data"
+        self.pid_file = self.home / "kafka.pid"
+        self.out_file = self.home / "kafka.out"
+        self.log_file = self.home / "logs" / "server.log"
+        self.properties_file = self.home / "server.properties"
+
+    def listeners(self) -> dict[str, str]:
+        """Return listener name → host:port (extend here for SASL listeners)."""
+        host = self.host
+        return {"CLIENT": f"{host}:{self.port}", "CONTROLLER": f"{host}:{self.controller_port}"}
+
+    def server_properties(self) -> dict[str, str]:
+        """Return the broker configuration written to ``server.properties``."""
+        k = self.settings.kafka
+        listen = self.listeners()
+        protocols = {"CLIENT": k.security_protocol.upper(), "CONTROLLER": "PLAINTEXT"}
+        if protocols["CLIENT"] != "PLAINTEXT":
+            raise ConfigError(
+                f"kafka.security_protocol={k.security_protocol!r}: the local broker only "
+                "supports PLAINTEXT so far; unset FAUCON_KAFKA__SECURITY_PROTOCOL"
+            )
+        props = dict(kv.split("=", 1) for kv in _FIXED_PROPS.split())
+        props |= {
+            "controller.quorum.voters": f"1@{listen['CONTROLLER']}",
+            "listeners": ",".join(f"{n}://{a}" for n, a in listen.items()),
+            "advertised.listeners": f"CLIENT://{listen['CLIENT']}",
+            "listener.security.protocol.map": ",".join(f"{n}:{p}" for n, p in protocols.items()),
+            "log.dirs": str(self.data_dir),
+            "num.partitions": str(k.partitions),
+            "message.max.bytes": str(k.max_message_bytes),
+            "replica.fetch.max.bytes": str(k.max_message_bytes),
+            "socket.request.max.bytes": str(max(104_857_600, k.max_message_bytes + 1_048_576)),
+        }
+        return props | self._security_properties()
+
+    def _security_properties(self) -> dict[str, str]:
+        """Extra properties of secured listeners (SASL/SCRAM goes here; none for PLAINTEXT)."""
+        return {}
+
+    def is_running(self) -> bool:
+        """Return whether the broker started from this state dir is alive."""
+        return self._pid() is not None
+
+    def status(self) -> KafkaStatus:
+        """Return pid, listeners, data dir and log file of the local broker."""
+        pid = self._pid()
+        return KafkaStatus(pid is not None, pid, self.listeners(), self.data_dir, self.log_file)
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> bool:
+        """Start the broker and wait until it answers; no-op if already running.
+
+        Returns True if started now, False if it was already running.  Raises
+        InfrastructureError if java or the jars are missing, a port is in use,
+        or the broker does not answer within ``timeout`` s (the message ends
+        with the log's last lines; the failed broker is stopped).
+        """
+        if (pid := self._pid()) is not None:
+            log.info("Kafka already running (pid %d) on %s", pid, self.listeners()["CLIENT"])
+            return False
+        if (java_bin := shutil.which("java")) is None:
+            raise InfrastructureError("java not found on PATH; install a Java 17+ runtime")
+        jars = ensure_kafka_jars(self.settings)
+        for name, address in self.listeners().items():
+            _check_port_free(name, address)
+        self._write_config()
+        java = [java_bin, *JVM_OPTS.split(), f"-Dkafka.logs.dir={self.log_file.parent}"]
+        java += [f"-Dlog4j2.configurationFile={self.home / 'log4j2.xml'}", "-cp", f"{jars}/*"]
+        if not (self.data_dir / "meta.properties").is_file():
+            self._format(java)
+        cmd = [*java, KAFKA_MAIN, str(self.properties_file)]
+        # double fork through sh: java is detached (own session), not our child
+        launcher = '"$@" >>"$0" 2>&1 </dev/null & echo $!'
+        try:
+            out = subprocess.run(
+                ["/bin/sh", "-c", launcher, str(self.out_file), *cmd],
+                capture_output=True, text=True, start_new_session=True, check=True, timeout=30,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise InfrastructureError(f"cannot launch java for Kafka: {exc}") from exc
+        pid = int(out.stdout.strip())
+        self.pid_file.write_text(f"{pid}\n")
+        self._wait_ready(pid, timeout)
+        log.info("Kafka %s started (pid %d) on %s", KAFKA_VERSION, pid, self.listeners()["CLIENT"])
+        return True
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """Stop our broker: SIGTERM, SIGKILL after ``timeout`` s.  False if none was running."""
+        if (pid := self._pid()) is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_exit(pid, timeout):
+            log.warning("Kafka (pid %d) ignored SIGTERM for %.0f s; killing it", pid, timeout)
+            os.kill(pid, signal.SIGKILL)
+            _wait_exit(pid, 10.0)
+        self.pid_file.unlink(missing_ok=True)
+        log.info("Kafka (pid %d) stopped", pid)
+        return True
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Return the last lines of the JVM output and of the broker log."""
+        parts = []
+        for path in (self.out_file, self.log_file):
+            if path.is_file() and (text := path.read_text(errors="replace").strip()):
+                parts.append(f"--- {path} ---\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts) or "(no log output)"
+
+    def _pid(self) -> int | None:
+        """Return our broker's pid if alive; drop a stale pid file."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:  # guard against the pid being reused by another program
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            cmdline = ""
+        if _alive(pid) and (not cmdline or str(self.properties_file) in cmdline):
+            return pid
+        log.info("removing stale pid file %s (pid %d is not our broker)", self.pid_file, pid)
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def _write_config(self) -> None:
+        """Write server.properties, log4j2.xml and (once) the cluster id."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{k}={v}" for k, v in self.server_properties().items()]
+        self.properties_file.write_text("# written by broker/kafka_local.py\n" + "\n".join(lines))
+        (self.home / "log4j2.xml").write_text(_LOG4J2.format(logs=self.log_file.parent))
+
+    def _format(self, java: list[str]) -> None:
+        """Format the KRaft storage with this state dir's cluster id."""
+        id_file = self.home / "cluster.id"
+        if not id_file.is_file():
+            id_file.write_text(_kafka_uuid() + "\n")
+        cmd = [*java, STORAGE_TOOL_MAIN, "format", "-t", id_file.read_text().strip()]
+        cmd += ["-c", str(self.properties_file)]
+        if (proc := subprocess.run(cmd, capture_output=True, text=True)).returncode:
+            raise InfrastructureError(
+                f"formatting Kafka storage in {self.data_dir} failed:\n"
+                f"{(proc.stdout + proc.stderr).strip()[-2000:]}\n"
+                f"Remove {self.data_dir} to start from empty storage."
+            )
+
+    def _wait_ready(self, pid: int, timeout: float) -> None:
+        """Wait until the broker answers a metadata request, or explain why not."""
+        deadline = time.monotonic() + timeout
+        admin: AdminClient | None = None
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                self.pid_file.unlink(missing_ok=True)
+                hint = ""
+                if "Address already in use" in self.log_tail(200):
+                    hint = " A port it needs is in use: free it or change FAUCON_KAFKA__BOOTSTRAP."
+                raise InfrastructureError(f"Kafka exited during startup.{hint}\n{self.log_tail()}")
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 1):
+                admin = admin or AdminClient(client_config(self.settings))
+                with contextlib.suppress(KafkaException):
+                    if admin.list_topics(timeout=2).brokers:
+                        return
+            time.sleep(0.3)
+        tail = self.log_tail()
+        self.stop()
+        raise InfrastructureError(
+            f"Kafka (pid {pid}) did not answer on {self.listeners()['CLIENT']} within "
+            f"{timeout:.0f} s, so it was stopped; retry with a longer timeout.\n{tail}"
+        )
+
+
+def _check_port_free(name: str, address: str) -> None:
+    """Raise if another process already listens on ``address`` (host:port)."""
+    host, _, port = address.rpartition(":")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Java does
+        try:
+            sock.bind((host.strip("[]"), int(port)))
+        except OSError as exc:
+            raise InfrastructureError(
+                f"{address} ({name} listener) is already in use by another process, maybe "
+                "another Kafka broker (see `ss -ltnp`). Stop it, or choose free ports with "
+                "FAUCON_KAFKA__BOOTSTRAP (the controller uses the next port)."
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot bind {address} for Kafka: {exc}"
+            ) from None
+
+
+def _kafka_uuid() -> str:
+    """Return a random Kafka cluster id (URL-safe base64 of 16 bytes, not starting with '-')."""
+    text = "-"
+    while text.startswith("-"):
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return text
+
+
+def _alive(pid: int) -> bool:
+    """Return whether ``pid`` is a live (non-zombie) process; reap it if it is our child."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
+    return True
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` exits; return whether it did within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True

@@ -1,0 +1,251 @@
+"""The Faucon stream job: Kafka to enriched and filtered Avro topics.
+
+One Spark Structured Streaming query reads every survey topic matching
+``settings.kafka.subscribe_pattern`` and, per micro-batch (``foreachBatch``):
+
+1. runs the enrich stage in Python workers (``mapInArrow``): decode,
+   normalize, quality cuts, encode;
+2. routes the rows in one projection (:mod:`broker.distribute`) and writes
+   them to Kafka with the batch Kafka sink, observing the counters during the
+   same write;
+3. returns, and only then Spark commits the input offsets to the checkpoint:
+   a crash before that replays the batch (at-least-once; duplicates are
+   confined to that batch and carry stable keys and alert ids).
+
+The filter set is read at the start of each micro-batch, so a changed filter
+registry is in force from the next batch on without a restart.
+
+Examples
+--------
+>>> from broker.config import load_settings
+>>> checkpoint_dir(load_settings()).name
+'faucon-stream'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from broker.config import Settings
+from broker.distribute import distribute, metrics, output_topics, profiles_in_use
+from broker.enrich import make_mapper, output_schema
+from broker.errors import InfrastructureError
+from broker.filters import FilterSpec
+from broker.filters.builtin import builtin_filters
+from broker.stats import StreamStats
+
+log = logging.getLogger("faucon.stream")
+FilterSource = Callable[[], list[FilterSpec]]
+
+
+def checkpoint_dir(settings: Settings) -> Path:
+    """Checkpoint directory of the stream query (offsets and commits), one per topic prefix."""
+    return settings.state_dir / "checkpoints" / f"{settings.kafka.topic_prefix}-stream"
+
+
+def stats_path(settings: Settings) -> Path:
+    """File with the stream's cumulative counters."""
+    return settings.state_dir / "stream" / f"{settings.kafka.topic_prefix}-stats.json"
+
+
+def spark_session(settings: Settings) -> Any:
+    """Create (or reuse) the Spark session, with the Kafka connector jars.
+
+    Sized for a 2-core, 24 GB machine by default (``local[2]``, 2 GB driver);
+    every knob is in :class:`broker.config.SparkSettings`.
+    """
+    from pyspark.sql import SparkSession
+
+    from broker.jars import ensure_spark_kafka_jars
+
+    jars = ensure_spark_kafka_jars(settings)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    sp = settings.spark
+    local_dir = settings.state_dir / "spark"
+    local_dir.mkdir(parents=True, exist_ok=True)
+    builder = (
+        SparkSession.builder.master(sp.master)
+        .appName("faucon-stream")
+        .config("spark.jars", ",".join(str(j) for j in jars))
+        .config("spark.driver.memory", sp.driver_memory)
+        .config("spark.executor.memory", sp.executor_memory)
+        .config("spark.sql.shuffle.partitions", str(sp.shuffle_partitions))
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(sp.arrow_batch_rows))
+        .config("spark.sql.session.timeZone", "UTC")
+        # A bad filter expression yields null (not passed) instead of failing the batch.
+        .config("spark.sql.ansi.enabled", "false")
+        .config("spark.python.worker.reuse", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.local.dir", str(local_dir))
+        .config("spark.sql.warehouse.dir", str(settings.state_dir / "spark-warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={local_dir}")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+class BatchHandler:
+    """The ``foreachBatch`` function: enrich, distribute, write, count."""
+
+    def __init__(self, settings: Settings, filter_source: FilterSource) -> None:
+        self.settings = settings
+        self.filter_source = filter_source
+        self.total = StreamStats(stats_path(settings))
+        self.run = StreamStats()
+        self.known_topics: set[str] = set()
+        self.busy_seconds = 0.0
+
+    def _ensure_topics(self, filters: list[FilterSpec]) -> None:
+        from broker.topics import ensure_topics
+
+        wanted = set(output_topics(filters, self.settings))
+        missing = wanted - self.known_topics
+        if missing:
+            ensure_topics(self.settings, sorted(missing))
+            self.known_topics |= missing
+
+    def __call__(self, batch_df: Any, batch_id: int) -> None:
+        from pyspark import StorageLevel
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        started = time.monotonic()
+        filters = [f for f in self.filter_source() if f.enabled]
+        self._ensure_topics(filters)
+        mapper = make_mapper(self.settings, sorted(profiles_in_use(filters)))
+        processed = batch_df.mapInArrow(mapper, from_arrow_schema(output_schema()))
+        # Decoded once: the write and the counters both read this cache.
+        processed.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            out = distribute(processed, filters, self.settings)
+            k = self.settings.kafka
+            writer = (
+                out.write.format("kafka")
+                .option("kafka.bootstrap.servers", k.bootstrap)
+                .option("kafka.max.request.size", str(k.max_message_bytes))
+                .option("kafka.linger.ms", "5")
+                .option("kafka.compression.type", "lz4")
+                .option("kafka.acks", "all")
+            )
+            for key, value in kafka_security_options(self.settings).items():
+                writer = writer.option(key, value)
+            writer.save()
+            observed = processed.agg(*metrics(filters)).collect()[0].asDict()
+        finally:
+            processed.unpersist()
+        topics = {f.name: f.topic(k.topic_prefix) for f in filters}
+        duration = time.monotonic() - started
+        self.busy_seconds += duration
+        for stats in (self.total, self.run):
+            stats.add_batch(
+                batch_id, observed, duration, topics, k.enriched_topic, k.deadletter_topic
+            )
+        log.info(
+            "batch %d: %d in, %d ok, %d rejected in %.2fs",
+            batch_id,
+            observed["in"],
+            observed["ok"],
+            observed["in"] - observed["ok"],
+            duration,
+        )
+
+
+def kafka_security_options(settings: Settings) -> dict[str, str]:
+    """Spark Kafka options for the configured security protocol (no secrets logged)."""
+    k = settings.kafka
+    if k.security_protocol == "PLAINTEXT":
+        return {}
+    password = Path(k.sasl_password_file).read_text().strip() if k.sasl_password_file else ""
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{k.sasl_username}" password="{password}";'
+    )
+    return {
+        "kafka.security.protocol": k.security_protocol,
+        "kafka.sasl.mechanism": "SCRAM-SHA-512",
+        "kafka.sasl.jaas.config": jaas,
+    }
+
+
+def start_query(
+    spark: Any,
+    settings: Settings,
+    filter_source: FilterSource | None = None,
+    available_now: bool = False,
+) -> tuple[Any, BatchHandler]:
+    """Start the streaming query; returns it with its batch handler (counters)."""
+    k, sp = settings.kafka, settings.spark
+    handler = BatchHandler(settings, filter_source or (lambda: builtin_filters(settings)))
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", k.bootstrap)
+        .option("subscribePattern", k.subscribe_pattern)
+        .option("startingOffsets", sp.starting_offsets)
+        .option("maxOffsetsPerTrigger", str(sp.max_offsets_per_trigger))
+        .option("failOnDataLoss", "false")
+        .option("kafka.metadata.max.age.ms", "2000")
+        .option("kafka.max.partition.fetch.bytes", str(k.max_message_bytes))
+    )
+    for key, value in kafka_security_options(settings).items():
+        reader = reader.option(key, value)
+    source = reader.load().selectExpr(
+        "value", "topic", "partition", "offset", "unix_millis(timestamp) AS timestamp_ms"
+    )
+    writer = (
+        source.writeStream.queryName(f"{k.topic_prefix}_stream")
+        .foreachBatch(handler)
+        .option("checkpointLocation", str(checkpoint_dir(settings)))
+    )
+    if available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{sp.trigger_seconds} seconds")
+    return writer.start(), handler
+
+
+def run(
+    settings: Settings,
+    available_now: bool = False,
+    filter_source: FilterSource | None = None,
+    spark: Any = None,
+    max_seconds: float | None = None,
+) -> StreamStats:
+    """Run the stream until stopped (SIGINT/SIGTERM), ``max_seconds``, or caught up.
+
+    Returns the counters of this run.
+    """
+    from pyspark.errors import PySparkException
+
+    spark = spark or spark_session(settings)
+    query, handler = start_query(spark, settings, filter_source, available_now)
+    stop = {"flag": False}
+
+    def _stop(signum: int, _frame: Any) -> None:
+        stop["flag"] = True
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    try:
+        while query.isActive and not stop["flag"]:
+            if deadline and time.monotonic() > deadline:
+                break
+            query.awaitTermination(0.5)
+    except PySparkException as exc:
+        raise InfrastructureError(f"the stream query failed: {exc}") from exc
+    finally:
+        for sig, handler_fn in previous.items():
+            signal.signal(sig, handler_fn)
+        if query.isActive:
+            query.stop()
+    if query.exception() is not None:
+        raise InfrastructureError(f"the stream query failed: {query.exception()}")
+    return handler.run
