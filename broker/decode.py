@@ -278,7 +278,10 @@ class Decoder:
             data = buf.read(size)
             if len(data) != size or count < 0:
                 raise DeserializeError("truncated_avro", f"block of {size} bytes ends early")
-            if buf.read(16) != sync:
+            marker = buf.read(16)
+            if len(marker) < 16:
+                raise DeserializeError("truncated_avro", "container ends inside a sync marker")
+            if marker != sync:
                 raise DeserializeError("corrupt_avro", "block sync marker does not match")
             if len(records) + count > self.max_records:
                 raise DeserializeError(

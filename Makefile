@@ -1,0 +1,51 @@
+# Faucon: `make demo` and `make test` set up everything they need (idempotent).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.faucon-installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+JARS_STAMP := $(VENV)/.faucon-jars-$(shell cat deploy/maven/*/pom.xml broker/jars.py | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint unit integration clean distclean
+
+setup: $(STAMP) $(JARS_STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	@command -v java >/dev/null || { echo "error: java not found; install a JDK 17 (e.g. apt-get install openjdk-17-jdk-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "error: mvn not found; install Maven (e.g. apt-get install maven)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.faucon-installed-*
+	@touch $@
+
+$(JARS_STAMP): $(STAMP) deploy/maven/kafka/pom.xml deploy/maven/spark-kafka/pom.xml
+	$(BIN)/python -m broker.jars
+	@rm -f $(VENV)/.faucon-jars-*
+	@touch $@
+
+demo: setup
+	$(BIN)/faucon demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy broker streams classifiers
+
+test: setup lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+integration: setup
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+clean:
+	-$(BIN)/faucon kafka stop 2>/dev/null
+	rm -rf .state .pytest_cache .mypy_cache .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,87 @@
+"""Session fixtures: the real local Kafka broker and one Spark session, started once.
+
+Integration tests ask for ``kafka`` and/or ``spark``; both are real (Apache
+Kafka in KRaft mode from the project's jars, pyspark in local mode with the
+spark-sql-kafka connector).  Each test isolates itself with its own topic
+prefix (``unique_settings``).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.config import REPO_ROOT, Settings, load_settings
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+DEMO_ALERTS = REPO_ROOT / "deploy" / "demo-alerts"
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p+1 are free on loopback."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with socket.socket() as s2:
+            try:
+                s2.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return int(port)
+    raise RuntimeError("no free pair of loopback ports")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real alert data beside the repository (../shared/data)."""
+    assert SHARED_DATA.is_dir(), f"../shared/data is missing at {SHARED_DATA}"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def service_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the session's services: own state dir and loopback ports."""
+    state = tmp_path_factory.mktemp("faucon-state")
+    port = _free_port_pair()
+    return load_settings(
+        state_dir=state,
+        kafka={"bootstrap": f"127.0.0.1:{port}", "partitions": 2},
+        spark={"driver_memory": "2g", "trigger_seconds": 0.5},
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka(service_settings: Settings) -> Iterator[Any]:
+    """The real Kafka broker, started once per test session."""
+    from broker.kafka_local import LocalKafka
+
+    broker = LocalKafka(service_settings)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def spark(service_settings: Settings) -> Iterator[Any]:
+    """One local Spark session for the whole test session."""
+    from streams.ingest import spark_session
+
+    session = spark_session(service_settings)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def unique_settings(service_settings: Settings) -> Settings:
+    """Service settings with a topic prefix and input pattern unique to the test."""
+    tag = "t" + uuid.uuid4().hex[:8]
+    kafka = service_settings.kafka.model_copy(
+        update={"topic_prefix": tag, "subscribe_pattern": rf"raw\.{tag}\..+"}
+    )
+    return service_settings.model_copy(update={"kafka": kafka})
