@@ -51,7 +51,11 @@ def read_topic(
     idle_timeout: float = 5.0,
     group: str | None = None,
 ) -> Iterator[Consumed]:
-    """Yield messages of ``topic`` until ``max_messages`` or ``idle_timeout`` s without one."""
+    """Yield messages of ``topic`` until ``max_messages`` or ``idle_timeout`` s without one.
+
+    The idle clock starts once the consumer has its partitions (joining a new
+    consumer group takes a few seconds), so a slow join does not end the read.
+    """
     from confluent_kafka import Consumer, KafkaException
 
     from broker.topics import client_config
@@ -68,12 +72,15 @@ def read_topic(
     )
     consumer = Consumer(conf)
     try:
-        consumer.subscribe([topic])
-        n, last = 0, time.monotonic()
+        assigned: list[bool] = []
+        consumer.subscribe([topic], on_assign=lambda _c, parts: assigned.append(bool(parts)))
+        n, last, join_deadline = 0, time.monotonic(), time.monotonic() + 60.0
         while max_messages is None or n < max_messages:
             msg = consumer.poll(0.5)
             if msg is None:
-                if time.monotonic() - last > idle_timeout:
+                if not assigned and time.monotonic() < join_deadline:
+                    last = time.monotonic()
+                elif time.monotonic() - last > idle_timeout:
                     return
                 continue
             error = msg.error()

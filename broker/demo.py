@@ -65,11 +65,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 def run_demo(
     settings: Settings | None = None,
+    spark: Any = None,
     rate: float = 500.0,
     timeout_s: float = 300.0,
     console: Console | None = None,
 ) -> DemoResult:
-    """Run the demo and return its figures (also printed)."""
+    """Run the demo and return its figures (also printed).
+
+    ``spark``: an existing session to use (left running); by default the demo
+    creates one and stops it at the end.
+    """
     from broker.consume import latencies_s, read_topic
     from broker.kafka_local import LocalKafka
     from broker.replay import load_messages, publish
@@ -84,7 +89,7 @@ def run_demo(
         f"[bold]Kafka[/] {'started' if started_kafka else 'already running'} "
         f"on {settings.kafka.bootstrap}"
     )
-    spark = None
+    own_spark = spark is None
     try:
         old = [t for t in list_topics(settings) if t.startswith(("raw.demo.", "demo."))]
         delete_topics(settings, old)
@@ -97,7 +102,7 @@ def run_demo(
             f"wire messages, {len(bad)} injected bad messages"
         )
         console.print("[bold]Spark[/] starting the stream (local mode)...")
-        spark = spark_session(settings)
+        spark = spark or spark_session(settings)
         query, handler = start_query(spark, settings)
         result = DemoResult()
         t0 = time.monotonic()
@@ -131,7 +136,7 @@ def run_demo(
             raise InfrastructureError("counts do not reconcile: in != published + rejected")
         return result
     finally:
-        if spark is not None:
+        if own_spark and spark is not None:
             spark.stop()
         if started_kafka:
             kafka.stop()

@@ -132,14 +132,17 @@ class BatchHandler:
                 out.write.format("kafka")
                 .option("kafka.bootstrap.servers", k.bootstrap)
                 .option("kafka.max.request.size", str(k.max_message_bytes))
-                .option("kafka.linger.ms", "5")
-                .option("kafka.compression.type", "lz4")
+                .option("kafka.linger.ms", str(k.linger_ms))
+                .option("kafka.batch.size", "1048576")
+                .option("kafka.compression.type", k.compression)
                 .option("kafka.acks", "all")
             )
             for key, value in kafka_security_options(self.settings).items():
                 writer = writer.option(key, value)
             writer.save()
-            observed = processed.agg(*metrics(filters)).collect()[0].asDict()
+            row = processed.agg(*metrics(filters)).collect()[0].asDict()
+            # An empty micro-batch aggregates to nulls: count them as zero.
+            observed = {n: v if v is not None else 0 for n, v in row.items()}
         finally:
             processed.unpersist()
         topics = {f.name: f.topic(k.topic_prefix) for f in filters}
