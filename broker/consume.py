@@ -123,11 +123,11 @@ def _fmt(value: Any, spec: str) -> str:
 
 def table_row(rec: dict[str, Any]) -> dict[str, str]:
     """Columns shown by ``faucon consume --format table``."""
-    scores = rec.get("scores") or []
+    scores = rec.get("scores") or {}
     best = ", ".join(
-        f"{s['model']}:{s['probability']:.2f}"
-        for s in scores
-        if s.get("probability") is not None and s.get("label") in ("Ia", None)
+        f"{key}:{s['probability']:.2f}"
+        for key, s in sorted(scores.items())
+        if s.get("probability") is not None
     )
     return {
         "object_id": str(rec.get("object_id", rec.get("reason", ""))),

@@ -76,6 +76,17 @@ def _read_long(buf: io.BytesIO) -> int:
 
 
 def _decompress(codec: str, data: bytes) -> bytes:
+    try:
+        return _decompress_raw(codec, data)
+    except DeserializeError:
+        raise
+    except Exception as exc:  # zlib.error, cramjam.DecompressionError, ...
+        raise DeserializeError(
+            "corrupt_avro", f"{codec} block does not decompress: {exc!r}"
+        ) from exc
+
+
+def _decompress_raw(codec: str, data: bytes) -> bytes:
     if codec == "null":
         return data
     if codec == "deflate":
@@ -232,8 +243,10 @@ class Decoder:
                 buf = io.BytesIO(value)
                 buf.seek(5)
                 record = fastavro.schemaless_reader(buf, schema, None)
-            except (EOFError, StopIteration) as exc:
-                raise DeserializeError("truncated_avro", f"schema id {schema_id}: {exc}") from exc
+            except (EOFError, StopIteration, IndexError) as exc:
+                raise DeserializeError(
+                    "truncated_avro", f"schema id {schema_id}: message ends early ({exc!r})"
+                ) from exc
             except Exception as exc:
                 raise DeserializeError("corrupt_avro", f"schema id {schema_id}: {exc!r}") from exc
             if buf.tell() != len(value):
@@ -293,8 +306,10 @@ class Decoder:
             for _ in range(count):
                 try:
                     records.append(fastavro.schemaless_reader(block, schema, None))  # type: ignore[arg-type]
-                except (EOFError, StopIteration) as exc:
-                    raise DeserializeError("truncated_avro", f"record: {exc}") from exc
+                except (EOFError, StopIteration, IndexError) as exc:
+                    raise DeserializeError(
+                        "truncated_avro", f"record ends early ({exc!r})"
+                    ) from exc
                 except Exception as exc:
                     raise DeserializeError("corrupt_avro", f"record: {exc!r}") from exc
         return records, name

@@ -27,7 +27,7 @@ from broker import __version__
 from broker.config import Settings
 from broker.enrich import STATUS_OK, STATUS_REJECTED
 from broker.filters import FilterSpec
-from broker.schema import schema_version
+from broker.schema import deadletter_schema_version, schema_version
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -64,6 +64,9 @@ def metrics(filters: list[FilterSpec]) -> list[Column]:
             "rejected_reasons"
         ),
         F.max(F.when(ok, F.col("ingest_ms"))).alias("max_ingest_ms"),
+        F.sum(F.when(ok & F.col("enrich_errors").isNotNull(), 1).otherwise(0)).alias(
+            "enrich_errors"
+        ),
     ]
     for spec in filters:
         cond = ok & F.expr(sql_condition(spec))
@@ -125,7 +128,7 @@ def distribute(processed: DataFrame, filters: list[FilterSpec], settings: Settin
                 F.col("deadletter").alias("value"),
                 F.array(
                     *common,
-                    _header("faucon-schema", "faucon.deadletter/1.0"),
+                    _header("faucon-schema", f"faucon.deadletter/{deadletter_schema_version()}"),
                     _header("faucon-reason", F.col("reason")),
                 ).alias("headers"),
             ),

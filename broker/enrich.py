@@ -40,6 +40,7 @@ from broker import __version__
 from broker.config import Settings
 from broker.decode import Decoder
 from broker.encode import ContainerEncoder
+from broker.enrichers import run_enrichers
 from broker.errors import DeserializeError
 from broker.normalize import normalize
 from broker.quality import quality_reason
@@ -47,6 +48,7 @@ from broker.schema import (
     CUTOUT_FIELDS,
     PROFILES,
     deadletter_schema,
+    deadletter_schema_version,
     filter_view_schema,
     profile_schema,
     schema_version,
@@ -75,6 +77,7 @@ def output_schema() -> pa.Schema:
         pa.field("key", pa.binary()),
         pa.field("ingest_ms", pa.int64()),
         pa.field("deadletter", pa.binary()),
+        pa.field("enrich_errors", pa.string()),
         *[pa.field(f"payload_{p}", pa.binary()) for p in PROFILES],
     ]
     return pa.schema(fixed + list(filter_view_schema()))
@@ -99,7 +102,7 @@ def _deadletter(
     msg: dict[str, Any], ingest_ms: int, stage: str, reason: str, detail: str
 ) -> dict[str, Any]:
     record = {
-        "schema_version": "1.0",
+        "schema_version": deadletter_schema_version(),
         "reason": reason,
         "stage": stage,
         "detail": detail[:2000],
@@ -121,20 +124,22 @@ def _deadletter(
     }
 
 
-def process_message(
-    msg: dict[str, Any], settings: Settings, profiles: Iterable[str]
-) -> dict[str, Any]:
-    """Process one raw message into one output row (see module doc)."""
+def _accept(
+    msg: dict[str, Any], settings: Settings
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Decode, normalize, apply quality cuts: ``(alert, None)`` or ``(None, dead letter)``."""
     ingest_ms = int(msg.get("timestamp_ms") or 0)
     try:
         record, schema_name = _decoder().decode(msg["value"])
         alert = normalize(record, schema_name)
     except DeserializeError as exc:
         stage = "process" if exc.reason == "invalid_alert" else "deserialize"
-        return _deadletter(msg, ingest_ms, stage, exc.reason, exc.detail)
+        return None, _deadletter(msg, ingest_ms, stage, exc.reason, exc.detail)
+    except Exception as exc:  # bad input must never stop the stream
+        return None, _deadletter(msg, ingest_ms, "process", "invalid_alert", repr(exc))
     failed = quality_reason(alert, settings.quality)
     if failed is not None:
-        return _deadletter(msg, ingest_ms, "quality", *failed)
+        return None, _deadletter(msg, ingest_ms, "quality", *failed)
     alert["provenance"] = {
         "faucon_version": __version__,
         "input_topic": msg["topic"],
@@ -143,13 +148,21 @@ def process_message(
         "ingest_ms": ingest_ms,
         "processed_ms": int(time.time() * 1000),
     }
+    return alert, None
+
+
+def _output_row(
+    alert: dict[str, Any], profiles: tuple[str, ...], unit_errors: str | None
+) -> dict[str, Any]:
+    """The output row of an accepted alert, with its payloads for ``profiles``."""
     row = dict(alert)
     row.update(
         status=STATUS_OK,
         reason=None,
         stage=None,
-        ingest_ms=ingest_ms,
+        ingest_ms=alert["provenance"]["ingest_ms"],
         key=alert["object_id"].encode(),
+        enrich_errors=unit_errors,
     )
     for profile in profiles:
         if profile == "lite":
@@ -164,9 +177,26 @@ def process_message(
 def process_batch(
     batch: pa.RecordBatch, settings: Settings, profiles: Iterable[str]
 ) -> pa.RecordBatch:
-    """Process one Arrow batch of Kafka rows (value, topic, partition, offset, timestamp_ms)."""
+    """Process one Arrow batch of Kafka rows (value, topic, partition, offset, timestamp_ms).
+
+    Per message: decode, normalize, quality cuts.  Then, on all accepted alerts
+    of the batch at once: the enrichers (cross-match, classifiers).  Then
+    encoding.  Exactly one output row per input row, in order.
+    """
     profiles = tuple(profiles)
-    rows = [process_message(msg, settings, profiles) for msg in batch.to_pylist()]
+    msgs = batch.to_pylist()
+    rows: list[dict[str, Any] | None] = [None] * len(msgs)
+    accepted: list[tuple[int, dict[str, Any]]] = []
+    for i, msg in enumerate(msgs):
+        alert, dead = _accept(msg, settings)
+        if alert is None:
+            rows[i] = dead
+        else:
+            accepted.append((i, alert))
+    errors = run_enrichers([a for _i, a in accepted], settings)
+    unit_errors = ",".join(sorted(errors)) or None
+    for i, alert in accepted:
+        rows[i] = _output_row(alert, profiles, unit_errors)
     return pa.RecordBatch.from_pylist(rows, schema=output_schema())
 
 

@@ -53,6 +53,8 @@ def inspect_file(path: Path, decoder: Decoder) -> Inspected:
         result.error = f"{exc.reason}: {exc.detail}"
     except OSError as exc:
         result.error = f"unreadable: {exc}"
+    except Exception as exc:  # any other failure is this file's, not the command's
+        result.error = f"invalid_alert: {exc!r}"
     return result
 
 

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 from broker.errors import DeserializeError
+from broker.schema import schema_version
 
-SCHEMA_VERSION = "1.0"
 AB_ZP_NJY = 31.4
 ZTF_BANDS = {1: "g", 2: "r", 3: "i"}
 ZTF_EXPTIME_S = 30.0  # ZTF exposures are 30 s; used when a history entry lacks exptime
@@ -37,6 +37,7 @@ _LN10_2P5 = math.log(10.0) / 2.5
 # TAI - UTC (s) from the start MJD on (IERS Bulletin C); ZTF and Rubin data start after 2015.
 _LEAP_SECONDS = ((57754.0, 37.0), (57204.0, 36.0), (56109.0, 35.0), (0.0, 34.0))
 _ZTF_SENTINEL = -999.0
+_ZTF_FP_FAILED = -99999.0
 Alert = dict[str, Any]
 
 
@@ -61,18 +62,34 @@ def njy_to_mag(flux: float | None) -> float | None:
 
 
 def _num(value: Any) -> float | None:
-    """A finite float, or None for null, NaN and ZTF's -999/-99999 sentinels."""
+    """A finite float, or None for null and NaN (negative fluxes are real values)."""
     if value is None:
         return None
     f = float(value)
-    if not math.isfinite(f) or f <= _ZTF_SENTINEL:
-        return None
-    return f
+    return f if math.isfinite(f) else None
+
+
+def _ztf(value: Any) -> float | None:
+    """A ZTF catalog-style value: None for null, NaN and the -999 / -99999 sentinels.
+
+    Only for fields where ZTF uses sentinels (distances, scores, magnitudes);
+    never for fluxes.
+    """
+    f = _num(value)
+    return None if f is None or f <= _ZTF_SENTINEL else f
+
+
+def _forced_flux(value: Any) -> float | None:
+    """ZTF forced-photometry flux in DN: None for null, NaN and the -99999 failure flag."""
+    f = _num(value)
+    return None if f is None or f == _ZTF_FP_FAILED else f
 
 
 def _ztf_mjd_tai(jd: float, exptime: float | None) -> float:
     mjd_utc = jd - 2400000.5
-    return mjd_utc + ((exptime or ZTF_EXPTIME_S) / 2.0 + tai_minus_utc(mjd_utc)) / 86400.0
+    # Missing or 0 (Spark-rewritten packets write 0.0 for absent values): 30 s exposures.
+    half = (exptime if exptime and exptime > 0 else ZTF_EXPTIME_S) / 2.0
+    return mjd_utc + (half + tai_minus_utc(mjd_utc)) / 86400.0
 
 
 def _ztf_flux(mag: float, sigma: float | None, isdiffpos: Any) -> tuple[float, float | None]:
@@ -80,6 +97,28 @@ def _ztf_flux(mag: float, sigma: float | None, isdiffpos: Any) -> tuple[float, f
     flux = sign * mag_to_njy(mag)
     err = abs(flux) * _LN10_2P5 * sigma if sigma is not None else None
     return flux, err
+
+
+def _forced_point(fp: dict[str, Any]) -> dict[str, Any] | None:
+    """A ZTF forced-photometry measurement in nJy, or None when it failed (-99999)."""
+    fdn, zp = _forced_flux(fp.get("forcediffimflux")), _num(fp.get("magzpsci"))
+    if fdn is None or zp is None:
+        return None
+    scale = 10.0 ** (-0.4 * (zp - AB_ZP_NJY))
+    err = _forced_flux(fp.get("forcediffimfluxunc"))
+    f = fdn * scale
+    t = _ztf_mjd_tai(float(fp["jd"]), _num(fp.get("exptime")))
+    return _point(
+        t,
+        ZTF_BANDS.get(int(fp["fid"]), "?"),
+        "forced",
+        f,
+        err * scale if err is not None else None,
+        njy_to_mag(f),
+        None,
+        _num(fp.get("diffmaglim")),
+        None,
+    )
 
 
 def _json_default(value: Any) -> Any:
@@ -110,59 +149,25 @@ def normalize_ztf(rec: dict[str, Any], schema_name: str) -> Alert:
     for prv in rec.get("prv_candidates") or ():
         t = _ztf_mjd_tai(float(prv["jd"]), _num(prv.get("exptime")))
         pband = ZTF_BANDS.get(int(prv["fid"]), "?")
-        mag = _num(prv.get("magpsf"))
+        mag = _ztf(prv.get("magpsf"))
+        sig = _num(prv.get("sigmapsf"))
+        limit = _num(prv.get("diffmaglim"))
         if mag is not None and prv.get("candid") is not None:
-            f, fe = _ztf_flux(mag, _num(prv.get("sigmapsf")), prv.get("isdiffpos"))
-            history.append(
-                _point(
-                    t,
-                    pband,
-                    "detection",
-                    f,
-                    fe,
-                    mag,
-                    _num(prv.get("sigmapsf")),
-                    _num(prv.get("diffmaglim")),
-                    prv.get("candid"),
-                )
-            )
+            f, fe = _ztf_flux(mag, sig, prv.get("isdiffpos"))
+            history.append(_point(t, pband, "detection", f, fe, mag, sig, limit, prv["candid"]))
             first_det = t if first_det is None else min(first_det, t)
+        elif "forcediffimflux" in prv:  # schema 3.5 carried forced photometry here
+            point = _forced_point(prv)
+            if point is not None:
+                history.append(point)
         else:
-            history.append(
-                _point(
-                    t,
-                    pband,
-                    "upper_limit",
-                    None,
-                    None,
-                    None,
-                    None,
-                    _num(prv.get("diffmaglim")),
-                    None,
-                )
-            )
+            history.append(_point(t, pband, "upper_limit", None, None, None, None, limit, None))
     for fp in rec.get("fp_hists") or ():
-        fdn, zp = _num(fp.get("forcediffimflux")), _num(fp.get("magzpsci"))
-        if fdn is None or zp is None:
-            continue  # failed forced photometry (procstatus != 0): no measurement
-        scale = 10.0 ** (-0.4 * (zp - AB_ZP_NJY))
-        err = _num(fp.get("forcediffimfluxunc"))
-        f = fdn * scale
-        history.append(
-            _point(
-                _ztf_mjd_tai(float(fp["jd"]), _num(fp.get("exptime"))),
-                ZTF_BANDS.get(int(fp["fid"]), "?"),
-                "forced",
-                f,
-                err * scale if err is not None else None,
-                njy_to_mag(f),
-                None,
-                _num(fp.get("diffmaglim")),
-                None,
-            )
-        )
+        point = _forced_point(fp)
+        if point is not None:
+            history.append(point)
     history.sort(key=lambda p: p["mjd_tai"])
-    start = _num(cand.get("jdstarthist"))
+    start = _ztf(cand.get("jdstarthist"))
     ss_name = cand.get("ssnamenr")
     cutouts = {
         k: (rec.get(f"cutout{k.title()}") or {}).get("stampData")
@@ -171,7 +176,7 @@ def normalize_ztf(rec: dict[str, Any], schema_name: str) -> Alert:
     n_det = 1 + sum(1 for p in history if p["kind"] == "detection")
     version = str(rec.get("schemavsn") or "unknown")
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema_version(),
         "survey": "ZTF",
         "survey_schema": f"ztf-{version}",
         "alert_id": int(rec.get("candid") or cand["candid"]),
@@ -190,17 +195,17 @@ def normalize_ztf(rec: dict[str, Any], schema_name: str) -> Alert:
         if _num(cand.get("drb")) is not None
         else _num(cand.get("rb")),
         "n_detections": n_det,
-        "first_detection_mjd_tai": _ztf_mjd_tai(start, 0.0) if start else first_det,
+        "first_detection_mjd_tai": _ztf_mjd_tai(start, None) if start else first_det,
         "history": history,
-        "ref_distance_arcsec": _num(cand.get("distnr")),
-        "ref_mag": _num(cand.get("magnr")),
-        "ps1_distance_arcsec": _num(cand.get("distpsnr1")),
-        "ps1_sgscore": _num(cand.get("sgscore1")),
-        "gaia_distance_arcsec": _num(cand.get("neargaia")),
-        "gaia_mag": _num(cand.get("maggaia")),
+        "ref_distance_arcsec": _ztf(cand.get("distnr")),
+        "ref_mag": _ztf(cand.get("magnr")),
+        "ps1_distance_arcsec": _ztf(cand.get("distpsnr1")),
+        "ps1_sgscore": _ztf(cand.get("sgscore1")),
+        "gaia_distance_arcsec": _ztf(cand.get("neargaia")),
+        "gaia_mag": _ztf(cand.get("maggaia")),
         "ss_name": None if ss_name in (None, "null", "") else str(ss_name),
-        "ss_distance_arcsec": _num(cand.get("ssdistnr")),
-        "ss_mag": _num(cand.get("ssmagnr")),
+        "ss_distance_arcsec": _ztf(cand.get("ssdistnr")),
+        "ss_mag": _ztf(cand.get("ssmagnr")),
         "extendedness": None,
         "cutout_format": "fits.gz",
         "cutout_science": cutouts["science"],
@@ -278,7 +283,7 @@ def normalize_lsst(rec: dict[str, Any], schema_name: str) -> Alert:
     snr = _num(src.get("snr"))
     scalars = {k: v for k, v in rec.items() if not isinstance(v, (dict, list, bytes))}
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema_version(),
         "survey": "LSST",
         "survey_schema": _lsst_version(rec, schema_name),
         "alert_id": int(_g(rec, "alertId", "diaSourceId") or src["diaSourceId"]),
@@ -304,8 +309,8 @@ def normalize_lsst(rec: dict[str, Any], schema_name: str) -> Alert:
         "gaia_distance_arcsec": None,
         "gaia_mag": None,
         "ss_name": ss_name,
-        "ss_distance_arcsec": (_num(ss.get("ephOffset")) or 0.0) if ss_name else None,
-        "ss_mag": _num(ss.get("ephVmag")),
+        "ss_distance_arcsec": _ss_offset_arcsec(ss) if ss_name else None,
+        "ss_mag": _num(_g(ss, "ephVmag", "predictedVMagnitude")),
         "extendedness": _num(src.get("extendedness")),
         "cutout_format": "fits",
         "cutout_science": rec.get("cutoutScience"),
@@ -315,6 +320,21 @@ def normalize_lsst(rec: dict[str, Any], schema_name: str) -> Alert:
             {"diaSource": src, "diaObject": obj or None, "ssSource": ss or None, **scalars}
         ),
     }
+
+
+def _ss_offset_arcsec(ss: dict[str, Any]) -> float:
+    """Observed minus predicted position of the associated solar-system object, arcsec.
+
+    ``ephOffset`` (v10+, arcsec) or the ``residualRa/Dec`` (v8-9, degrees);
+    0 when the alert carries an association but no offset.
+    """
+    offset = _num(ss.get("ephOffset"))
+    if offset is not None:
+        return offset
+    dra, ddec = _num(ss.get("residualRa")), _num(ss.get("residualDec"))
+    if dra is None or ddec is None:
+        return 0.0
+    return math.hypot(dra, ddec) * 3600.0
 
 
 def _lsst_version(rec: dict[str, Any], schema_name: str) -> str:
@@ -370,5 +390,5 @@ def normalize(rec: dict[str, Any], schema_name: str) -> Alert:
         return NORMALIZERS[survey](rec, schema_name)
     except DeserializeError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise DeserializeError("invalid_alert", f"{survey} record: {exc!r}") from exc

@@ -66,9 +66,16 @@ def deadletter_schema() -> dict[str, Any]:
     return dict(json.loads((schema_dir("deadletter") / "faucon.deadletter.avsc").read_text()))
 
 
+@cache
 def schema_version() -> str:
-    """Version of the alert schema the stream writes, e.g. ``1.0``."""
+    """Version of the alert schema the stream writes, e.g. ``1.1``."""
     return schema_dir("alert").name
+
+
+@cache
+def deadletter_schema_version() -> str:
+    """Version of the dead-letter schema the stream writes."""
+    return schema_dir("deadletter").name
 
 
 @cache
@@ -134,3 +141,45 @@ def filter_view_schema() -> pa.Schema:
             if f["name"] not in NOT_FILTERABLE
         ]
     )
+
+
+def _type_name(avro_type: Any) -> str:
+    if isinstance(avro_type, list):
+        return " or ".join(_type_name(t) for t in avro_type)
+    if isinstance(avro_type, dict):
+        kind = avro_type["type"]
+        if kind == "array":
+            return "array of " + _type_name(avro_type["items"])
+        if kind == "map":
+            return "map of " + _type_name(avro_type["values"])
+        if kind == "record":
+            return "record " + avro_type["name"]
+        return str(kind)
+    return str(avro_type)
+
+
+def field_reference(version: str | None = None) -> str:
+    """Markdown table documenting every field of the alert schema (nested ones too).
+
+    Examples
+    --------
+    >>> "| `mjd_tai` | double |" in field_reference()
+    True
+    """
+    lines = ["| field | type | meaning and source |", "|---|---|---|"]
+
+    def walk(fields: list[dict[str, Any]], prefix: str) -> None:
+        for f in fields:
+            lines.append(
+                f"| `{prefix}{f['name']}` | {_type_name(f['type'])} | {f.get('doc', '')} |"
+            )
+            t = f["type"]
+            if isinstance(t, dict) and t["type"] == "record":
+                walk(t["fields"], f"{prefix}{f['name']}.")
+            elif isinstance(t, dict) and t["type"] == "array" and isinstance(t["items"], dict):
+                walk(t["items"]["fields"], f"{prefix}{f['name']}[].")
+            elif isinstance(t, dict) and t["type"] == "map" and isinstance(t["values"], dict):
+                walk(t["values"]["fields"], f"{prefix}{f['name']}[key].")
+
+    walk(alert_schema(version)["fields"], "")
+    return "\n".join(lines) + "\n"

@@ -32,6 +32,7 @@ def _empty() -> dict[str, Any]:
         "in": 0,
         "ok": 0,
         "rejected_total": 0,
+        "enrich_errors": 0,
         "rejected": {},
         "published": {},
         "started_at": time.time(),
@@ -53,6 +54,7 @@ class StreamStats:
         d["in"] += sign * delta["in"]
         d["ok"] += sign * delta["ok"]
         d["rejected_total"] += sign * delta["rejected_total"]
+        d["enrich_errors"] = d.get("enrich_errors", 0) + sign * delta["enrich_errors"]
         for key in ("rejected", "published"):
             merged = Counter(d[key])
             for name, n in delta[key].items():
@@ -75,6 +77,7 @@ class StreamStats:
             "in": int(observed.get("in") or 0),
             "ok": int(observed.get("ok") or 0),
             "rejected_total": sum(rejected.values()),
+            "enrich_errors": int(observed.get("enrich_errors") or 0),
             "rejected": dict(rejected),
             "published": {enriched_topic: int(observed.get("ok") or 0)},
         }

@@ -11,7 +11,7 @@ import pytest
 from broker.config import Settings
 from broker.consume import Consumed, decode_output, read_topic
 from broker.replay import Message, load_messages, publish
-from broker.schema import CUTOUT_FIELDS
+from broker.schema import CUTOUT_FIELDS, schema_version
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS
 from tests.streams.oracle import Expected, expected_for, raw_record
@@ -96,7 +96,7 @@ def test_stream_routes_every_message(kafka: Any, spark: Any, unique_settings: Se
         exp = expected[alert_id]
         assert rec["survey"] == exp.survey and rec["object_id"] == exp.object_id
         assert msg.key == exp.object_id.encode()
-        assert msg.headers["faucon-schema"] == b"faucon.alert/1.0"
+        assert msg.headers["faucon-schema"] == f"faucon.alert/{schema_version()}".encode()
         assert rec["provenance"]["input_topic"] == good_topic
         assert (rec["cutout_science"] is not None) == exp.has_cutouts
 
