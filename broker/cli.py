@@ -214,7 +214,7 @@ def inspect(
 
 
 @app.command()
-def demo(rate: Annotated[float, typer.Option(help="replay rate, messages/s")] = 500.0) -> None:
+def demo(rate: Annotated[float, typer.Option(help="replay rate, messages/s")] = 250.0) -> None:
     """Run the whole broker on the bundled real alerts and print what happened."""
     from broker.demo import run_demo
 
