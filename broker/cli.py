@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from broker import __version__
+from broker.cli_catalogs import app as catalogs_app
 from broker.cli_kafka import app as kafka_app
+from broker.cli_models import app as models_app
 from broker.config import load_settings
 from broker.errors import FauconError
 
@@ -34,6 +36,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(kafka_app, name="kafka", help="Run the local Apache Kafka broker (KRaft).")
+app.add_typer(models_app, name="models", help="Train, evaluate, list and promote classifiers.")
+app.add_typer(catalogs_app, name="catalogs", help="Local cross-match catalogs.")
 console = Console()
 err_console = Console(stderr=True)
 

@@ -154,6 +154,10 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "faucon", description="downloaded jars (outside git)"
     )
     schemas_dir: Path = Field(REPO_ROOT / "schemas", description="versioned Avro schemas")
+    models_dir: Path = Field(
+        REPO_ROOT / "classifiers" / "models",
+        description="model registry (NAME/VERSION/model.onnx + manifest, PROMOTED per name)",
+    )
     log_format: str = Field("text", pattern="^(text|json)$", description="text or json logs")
     kafka: KafkaSettings = KafkaSettings()  # type: ignore[call-arg]
     spark: SparkSettings = SparkSettings()  # type: ignore[call-arg]

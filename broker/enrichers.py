@@ -91,7 +91,7 @@ def classify(alerts: list[Alert], settings: Settings) -> None:
     """Scores of the promoted models serving each alert's survey."""
     from classifiers.inference import score_alerts
 
-    for alert, records in zip(alerts, score_alerts(alerts), strict=True):
+    for alert, records in zip(alerts, score_alerts(alerts, settings.models_dir), strict=True):
         alert["scores"] = {f"{r['model']}.{r['label']}": r for r in records}
 
 
@@ -101,7 +101,10 @@ def classify_fallback(alerts: list[Alert], reason: str) -> None:
         alert["scores"] = {}
 
 
-ENRICHERS: tuple[Enricher, ...] = (Enricher("crossmatch", crossmatch, crossmatch_fallback),)
+ENRICHERS: tuple[Enricher, ...] = (
+    Enricher("crossmatch", crossmatch, crossmatch_fallback),
+    Enricher("classify", classify, classify_fallback),
+)
 
 
 def run_enrichers(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from broker.config import Settings
+from broker.config import REPO_ROOT, Settings
 from broker.consume import Consumed, decode_output, read_topic
 from broker.replay import Message, load_messages, publish
 from broker.schema import CUTOUT_FIELDS, schema_version
@@ -100,6 +101,8 @@ def test_stream_routes_every_message(kafka: Any, spark: Any, unique_settings: Se
         assert rec["provenance"]["input_topic"] == good_topic
         assert (rec["cutout_science"] is not None) == exp.has_cutouts
 
+    _check_scores([rec for _m, rec in enriched.values()])
+
     for name, profile in [
         ("bright_transient", "lite"),
         ("new_object", "full"),
@@ -133,6 +136,34 @@ def test_stream_routes_every_message(kafka: Any, spark: Any, unique_settings: Se
     others = [r for r in dead if r["input_topic"] == good_topic]
     assert {r["reason"] for r in others} == {"unsupported_survey"}
     assert all(raw_record(r["original"]).get("publisher") != "ZTF" for r in others)
+
+
+def _promoted(name: str) -> tuple[str, str]:
+    """(version, sha256 of model.onnx) of a promoted model, read from the registry files."""
+    root = REPO_ROOT / "classifiers" / "models" / name
+    version = (root / "PROMOTED").read_text().strip()
+    digest = hashlib.sha256((root / version / "model.onnx").read_bytes()).hexdigest()
+    return version, digest
+
+
+def _check_scores(records: list[dict[str, Any]]) -> None:
+    """Every alert carries the promoted models of its survey, a probability or a reason."""
+    served = {"ZTF": {"snia_ztf.Ia"}, "LSST": {"snia.Ia", "sntype.Ia", "sntype.II", "sntype.Ibc"}}
+    scored = unscored = 0
+    for rec in records:
+        scores = rec["scores"]
+        assert set(scores) == served[rec["survey"]], rec["alert_id"]
+        for key, sc in scores.items():
+            version, digest = _promoted(sc["model"])
+            assert key == f"{sc['model']}.{sc['label']}"
+            assert (sc["version"], sc["model_hash"].removeprefix("sha256:")) == (version, digest)
+            if sc["probability"] is None:
+                assert sc["reason"] and sc["reason"].startswith("too_few_points"), sc
+                unscored += 1
+            else:
+                assert 0.0 <= sc["probability"] <= 1.0 and sc["reason"] is None
+                scored += 1
+    assert scored > 50 and unscored > 50, (scored, unscored)
 
 
 def test_restart_resumes_from_checkpoint(kafka: Any, spark: Any, unique_settings: Settings) -> None:
