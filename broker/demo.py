@@ -147,7 +147,14 @@ def run_demo(
         result.busy_s = handler.busy_seconds - busy_warm
         outputs = [t for t in list_topics(settings) if t.startswith("demo.")]
         result.topic_counts = topic_counts(settings, outputs)
-        enriched = list(read_topic(settings, settings.kafka.enriched_topic, idle_timeout=3.0))
+        enriched = list(
+            read_topic(
+                settings,
+                settings.kafka.enriched_topic,
+                max_messages=result.topic_counts[settings.kafka.enriched_topic],
+                idle_timeout=30.0,
+            )
+        )
         result.latency_s = latencies_s(
             [
                 m

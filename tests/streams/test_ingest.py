@@ -13,6 +13,7 @@ from broker.config import REPO_ROOT, Settings
 from broker.consume import Consumed, decode_output, read_topic
 from broker.replay import Message, load_messages, publish
 from broker.schema import CUTOUT_FIELDS, schema_version
+from broker.topics import topic_counts
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS
 from tests.streams.oracle import Expected, expected_for, raw_record
@@ -43,7 +44,11 @@ def _bad(wire: bytes, ocf: bytes) -> dict[str, tuple[bytes, str]]:
 
 
 def _read_all(settings: Settings, topic: str) -> list[Consumed]:
-    return list(read_topic(settings, topic, idle_timeout=4.0))
+    """Every message of ``topic`` (as many as its offsets say, however slow the machine)."""
+    n = topic_counts(settings, [topic])[topic]
+    msgs = list(read_topic(settings, topic, max_messages=n, idle_timeout=30.0))
+    assert len(msgs) == n, f"read {len(msgs)} of {n} messages from {topic}"
+    return msgs
 
 
 def _by_alert(msgs: list[Consumed]) -> dict[int, tuple[Consumed, dict[str, Any]]]:
