@@ -218,6 +218,29 @@ def inspect(
 
 
 @app.command()
+def status(
+    require_stream: Annotated[
+        bool, typer.Option("--require-stream", help="unhealthy when no stream is running")
+    ] = False,
+) -> None:
+    """One-screen health: Kafka, stream progress and lag, counters, models, filters."""
+    from broker.filters.builtin import builtin_filters
+    from broker.status import collect
+
+    settings = load_settings()
+    health = collect(settings, builtin_filters(settings), require_stream)
+    table = Table("check", "state", title=f"faucon status ({settings.kafka.topic_prefix})")
+    for what, detail in health.lines:
+        table.add_row(what, detail)
+    console.print(table)
+    console.print(
+        "healthy" if health.healthy else "[red]UNHEALTHY[/]: " + "; ".join(health.problems)
+    )
+    if not health.healthy:
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(rate: Annotated[float, typer.Option(help="replay rate, messages/s")] = 250.0) -> None:
     """Run the whole broker on the bundled real alerts and print what happened."""
     from broker.demo import run_demo

@@ -158,6 +158,10 @@ class Settings(BaseSettings):
         REPO_ROOT / "classifiers" / "models",
         description="model registry (NAME/VERSION/model.onnx + manifest, PROMOTED per name)",
     )
+    metrics_port: int = Field(
+        9500, ge=0, le=65535, description="Prometheus /metrics port of the stream; 0 disables"
+    )
+    metrics_addr: str = Field("127.0.0.1", description="address the metrics server binds")
     log_format: str = Field("text", pattern="^(text|json)$", description="text or json logs")
     kafka: KafkaSettings = KafkaSettings()  # type: ignore[call-arg]
     spark: SparkSettings = SparkSettings()  # type: ignore[call-arg]

@@ -64,6 +64,7 @@ def metrics(filters: list[FilterSpec]) -> list[Column]:
             "rejected_reasons"
         ),
         F.max(F.when(ok, F.col("ingest_ms"))).alias("max_ingest_ms"),
+        F.collect_list(F.when(ok, F.col("ingest_ms"))).alias("ingest_ms_list"),
         F.sum(F.when(ok & F.col("enrich_errors").isNotNull(), 1).otherwise(0)).alias(
             "enrich_errors"
         ),

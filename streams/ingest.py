@@ -25,9 +25,8 @@ Examples
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +38,10 @@ from broker.enrich import make_mapper, output_schema
 from broker.errors import InfrastructureError
 from broker.filters import FilterSpec
 from broker.filters.builtin import builtin_filters
+from broker.metrics import StreamMetrics
 from broker.stats import StreamStats
+from streams.monitor import StreamMonitor, promoted_models
+from streams.session import kafka_security_options, spark_session
 
 log = logging.getLogger("faucon.stream")
 FilterSource = Callable[[], list[FilterSpec]]
@@ -55,50 +57,14 @@ def stats_path(settings: Settings) -> Path:
     return settings.state_dir / "stream" / f"{settings.kafka.topic_prefix}-stats.json"
 
 
-def spark_session(settings: Settings) -> Any:
-    """Create (or reuse) the Spark session, with the Kafka connector jars.
-
-    Sized for a 2-core, 24 GB machine by default (``local[2]``, 2 GB driver);
-    every knob is in :class:`broker.config.SparkSettings`.
-    """
-    from pyspark.sql import SparkSession
-
-    from broker.jars import ensure_spark_kafka_jars
-
-    jars = ensure_spark_kafka_jars(settings)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    sp = settings.spark
-    local_dir = settings.state_dir / "spark"
-    local_dir.mkdir(parents=True, exist_ok=True)
-    builder = (
-        SparkSession.builder.master(sp.master)
-        .appName("faucon-stream")
-        .config("spark.jars", ",".join(str(j) for j in jars))
-        .config("spark.driver.memory", sp.driver_memory)
-        .config("spark.executor.memory", sp.executor_memory)
-        .config("spark.sql.shuffle.partitions", str(sp.shuffle_partitions))
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(sp.arrow_batch_rows))
-        .config("spark.sql.session.timeZone", "UTC")
-        # A bad filter expression yields null (not passed) instead of failing the batch.
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.python.worker.reuse", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.local.dir", str(local_dir))
-        .config("spark.sql.warehouse.dir", str(settings.state_dir / "spark-warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={local_dir}")
-    )
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
-    return spark
-
-
 class BatchHandler:
     """The ``foreachBatch`` function: enrich, distribute, write, count."""
 
-    def __init__(self, settings: Settings, filter_source: FilterSource) -> None:
+    def __init__(
+        self, settings: Settings, filter_source: FilterSource, metrics: StreamMetrics | None = None
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.filter_source = filter_source
         self.total = StreamStats(stats_path(settings))
         self.run = StreamStats()
@@ -150,14 +116,18 @@ class BatchHandler:
             for key, value in kafka_security_options(self.settings).items():
                 writer = writer.option(key, value)
             writer.save()
+            written_ms = time.time() * 1000
             row = processed.agg(*self._metrics).collect()[0].asDict()
             # An empty micro-batch aggregates to nulls: count them as zero.
-            observed = {n: v if v is not None else 0 for n, v in row.items()}
+            observed: dict[str, Any] = {n: v if v is not None else 0 for n, v in row.items()}
         finally:
             processed.unpersist()
         topics = {f.name: f.topic(k.topic_prefix) for f in filters}
         duration = time.monotonic() - started
         self.busy_seconds += duration
+        if self.metrics is not None:
+            latencies = [(written_ms - t) / 1000 for t in observed.get("ingest_ms_list") or []]
+            self._observe_metrics(observed, duration, topics, latencies, filters)
         for stats in (self.total, self.run):
             stats.add_batch(
                 batch_id, observed, duration, topics, k.enriched_topic, k.deadletter_topic
@@ -171,22 +141,29 @@ class BatchHandler:
             duration,
         )
 
+    def _observe_metrics(
+        self,
+        observed: dict[str, Any],
+        duration: float,
+        topics: dict[str, str],
+        latencies: list[float],
+        filters: list[FilterSpec],
+    ) -> None:
+        assert self.metrics is not None
+        k = self.settings.kafka
+        published = {k.enriched_topic: int(observed.get("ok") or 0)}
+        rejected = int(observed.get("in") or 0) - int(observed.get("ok") or 0)
+        if rejected:
+            published[k.deadletter_topic] = rejected
+        for name, topic in topics.items():
+            published[topic] = int(observed.get(f"filter:{name}") or 0)
+        self.metrics.observe_batch(observed, duration, published, latencies)
+        self.metrics.set_filters({f.name: _filter_state(f) for f in self.filter_source()})
 
-def kafka_security_options(settings: Settings) -> dict[str, str]:
-    """Spark Kafka options for the configured security protocol (no secrets logged)."""
-    k = settings.kafka
-    if k.security_protocol == "PLAINTEXT":
-        return {}
-    password = Path(k.sasl_password_file).read_text().strip() if k.sasl_password_file else ""
-    jaas = (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{k.sasl_username}" password="{password}";'
-    )
-    return {
-        "kafka.security.protocol": k.security_protocol,
-        "kafka.sasl.mechanism": "SCRAM-SHA-512",
-        "kafka.sasl.jaas.config": jaas,
-    }
+
+def _filter_state(spec: FilterSpec) -> str:
+    state = getattr(spec, "state", None)
+    return str(state) if state else ("enabled" if spec.enabled else "disabled")
 
 
 def start_query(
@@ -194,10 +171,11 @@ def start_query(
     settings: Settings,
     filter_source: FilterSource | None = None,
     available_now: bool = False,
+    metrics: StreamMetrics | None = None,
 ) -> tuple[Any, BatchHandler]:
     """Start the streaming query; returns it with its batch handler (counters)."""
     k, sp = settings.kafka, settings.spark
-    handler = BatchHandler(settings, filter_source or (lambda: builtin_filters(settings)))
+    handler = BatchHandler(settings, filter_source or (lambda: builtin_filters(settings)), metrics)
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", k.bootstrap)
@@ -231,27 +209,41 @@ def run(
     filter_source: FilterSource | None = None,
     spark: Any = None,
     max_seconds: float | None = None,
+    stop_event: threading.Event | None = None,
 ) -> StreamStats:
-    """Run the stream until stopped (SIGINT/SIGTERM), ``max_seconds``, or caught up.
+    """Run the stream until stopped (SIGINT/SIGTERM, ``stop_event``), ``max_seconds``, or caught up.
 
     Returns the counters of this run.
     """
     from pyspark.errors import PySparkException
 
     spark = spark or spark_session(settings)
-    query, handler = start_query(spark, settings, filter_source, available_now)
+    metrics = StreamMetrics()
+    metrics.set_models(promoted_models(settings))
+    server = (
+        metrics.serve(settings.metrics_port, settings.metrics_addr)
+        if settings.metrics_port
+        else None
+    )
+    query, handler = start_query(spark, settings, filter_source, available_now, metrics)
+    monitor = StreamMonitor(settings, query, metrics)
     stop = {"flag": False}
 
     def _stop(signum: int, _frame: Any) -> None:
         stop["flag"] = True
 
-    previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    in_main = threading.current_thread() is threading.main_thread()
+    signals = (signal.SIGINT, signal.SIGTERM) if in_main else ()
+    previous = {s: signal.signal(s, _stop) for s in signals}
     deadline = time.monotonic() + max_seconds if max_seconds else None
     try:
         while query.isActive and not stop["flag"]:
+            if stop_event is not None and stop_event.is_set():
+                break
             if deadline and time.monotonic() > deadline:
                 break
             query.awaitTermination(0.5)
+            monitor.update()
     except PySparkException as exc:
         raise InfrastructureError(f"the stream query failed: {exc}") from exc
     finally:
@@ -259,6 +251,9 @@ def run(
             signal.signal(sig, handler_fn)
         if query.isActive:
             query.stop()
+        monitor.update(active=False)
+        if server is not None:
+            server[0].shutdown()
     if query.exception() is not None:
         raise InfrastructureError(f"the stream query failed: {query.exception()}")
     return handler.run

@@ -1,0 +1,103 @@
+"""Stream monitoring: consumer lag, the status file and the models in use.
+
+The driver polls the query's progress and publishes it: the
+``faucon_consumer_lag`` gauge and ``<state_dir>/stream/<prefix>-status.json``,
+which ``faucon status`` reads.
+
+Examples
+--------
+>>> offsets_behind({"sources": [{"latestOffset": {"raw.ztf": {"0": 10, "1": 5}},
+...                              "endOffset": {"raw.ztf": {"0": 7, "1": 5}}}]})
+3
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from broker.config import Settings
+from broker.metrics import StreamMetrics
+
+
+def promoted_models(settings: Settings) -> list[tuple[str, str, str]]:
+    """(name, version, model sha256) of every promoted model in the registry."""
+    from classifiers.registry import load_manifest, promoted
+
+    out = []
+    for name, version in sorted(promoted(settings.models_dir).items()):
+        manifest = load_manifest(name, version, settings.models_dir)
+        out.append((name, version, str(manifest.get("model_sha256", ""))))
+    return out
+
+
+def status_path(settings: Settings) -> Path:
+    """File where the running stream reports its progress (read by ``faucon status``)."""
+    return settings.state_dir / "stream" / f"{settings.kafka.topic_prefix}-status.json"
+
+
+def offsets_behind(progress: dict[str, Any] | None) -> int | None:
+    """Input messages available but not processed yet, from a query progress report."""
+    if not progress:
+        return None
+    lag = 0
+    for source in progress.get("sources") or []:
+        latest, end = source.get("latestOffset"), source.get("endOffset")
+        latest = json.loads(latest) if isinstance(latest, str) else latest
+        end = json.loads(end) if isinstance(end, str) else end
+        if not isinstance(latest, dict):
+            continue
+        for topic, parts in latest.items():
+            done = (end or {}).get(topic, {})
+            lag += sum(max(0, int(v) - int(done.get(p, 0))) for p, v in parts.items())
+    return lag
+
+
+class StreamMonitor:
+    """Publishes the query's progress: lag gauge and the status file."""
+
+    def __init__(self, settings: Settings, query: Any, metrics: StreamMetrics) -> None:
+        self.settings, self.query, self.metrics = settings, query, metrics
+        self.started_at = time.time()
+        self._last_write = 0.0
+
+    def update(self, active: bool = True) -> None:
+        """Refresh the lag gauge and, at most every second, the status file."""
+        now = time.time()
+        if active and now - self._last_write < 1.0:
+            return
+        self._last_write = now
+        progress = self.query.lastProgress if active else None
+        lag = offsets_behind(progress)
+        if lag is not None:
+            self.metrics.lag.set(lag)
+        status = {
+            "pid": os.getpid(),
+            "active": active and bool(self.query.isActive),
+            "started_at": self.started_at,
+            "updated_at": now,
+            "consumer_lag": lag,
+            "metrics": f"http://{self.settings.metrics_addr}:{self.settings.metrics_port}/metrics"
+            if self.settings.metrics_port
+            else None,
+            "last_progress": {
+                k: progress.get(k)
+                for k in (
+                    "batchId",
+                    "timestamp",
+                    "numInputRows",
+                    "inputRowsPerSecond",
+                    "processedRowsPerSecond",
+                )
+            }
+            if progress
+            else None,
+        }
+        path = status_path(self.settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status, indent=1))
+        os.replace(tmp, path)
