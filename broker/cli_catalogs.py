@@ -167,12 +167,16 @@ def show(
         from broker.config import settings
 
         state_dir = settings().state_dir
-    in_use = Path(state_dir) / "stream" / "catalogs_in_use.json"
-    if in_use.is_file():
-        console.rule(f"in use by the stream ({in_use})")
+    in_use = Path(state_dir) / "stream" / "catalogs_in_use"
+    reports = sorted(in_use.glob("*.json")) if in_use.is_dir() else []
+    if not reports:
+        console.print(f"no stream worker has reported its catalogs ({in_use} is empty)")
+    for report in reports:
         try:
-            console.print_json(json.dumps(json.loads(in_use.read_text())))
+            data = json.loads(report.read_text())
         except (OSError, ValueError) as exc:
-            console.print(f"[yellow]cannot read {in_use}: {exc}[/yellow]")
-    else:
-        console.print(f"no running stream has reported its catalogs ({in_use} absent)")
+            console.print(f"[yellow]cannot read {report}: {exc}[/yellow]")
+            continue
+        used = data.get("catalogs", {}).get(name)
+        version = f"v{used['version']}" if used else "not used"
+        console.print(f"worker {data.get('worker')}: {name} {version}")

@@ -48,16 +48,16 @@ _REPORTED: dict[str, str] = {}
 
 def _report_catalogs(settings: Settings, key: str, in_use: dict[str, Any]) -> None:
     """Write which catalog versions this worker uses (read by ``faucon catalogs show``)."""
-    if _REPORTED.get("key") == key:
-        return
     directory = settings.state_dir / "stream" / "catalogs_in_use"
+    if _REPORTED.get(str(directory)) == key:
+        return
     try:
         directory.mkdir(parents=True, exist_ok=True)
         worker = f"{socket.gethostname()}-{os.getpid()}"
         (directory / f"{worker}.json").write_text(
             json.dumps({"worker": worker, "registry_key": key, "catalogs": in_use}, indent=1)
         )
-        _REPORTED["key"] = key
+        _REPORTED[str(directory)] = key
     except OSError as exc:  # reporting must never cost the batch
         log.warning("cannot write %s: %s", directory, exc)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -246,10 +246,14 @@ def test_cli_list_add_show(tmp_path: Path, ops_dir: Path) -> None:
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0 and "mine" in result.output and "117,446" in result.output
     state = tmp_path / "state"
-    (state / "stream").mkdir(parents=True)
-    (state / "stream" / "catalogs_in_use.json").write_text(json.dumps({"worker-1": {"gcvs": 1}}))
+    from broker.config import load_settings
+    from broker.enrichers import crossmatch
+
+    # The stream's cross-match unit reports the catalogs its worker uses.
+    crossmatch([{"ra": 10.0, "dec": 20.0}], load_settings(state_dir=state))
     result = runner.invoke(app, ["show", "gcvs", "--state-dir", str(state)])
-    assert result.exit_code == 0 and "worker-1" in result.output and "Samus" in result.output
+    assert result.exit_code == 0 and "Samus" in result.output
+    assert f"-{os.getpid()}: gcvs v1" in result.output
     result = runner.invoke(app, ["add", "mine", str(path), "--ra-col", "zz"])
     assert result.exit_code == 1 and "'zz' not found" in result.output
 
