@@ -218,6 +218,32 @@ def inspect(
 
 
 @app.command()
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="smaller run, under 3 minutes")] = False,
+    output: Annotated[Path | None, typer.Option(help="JSON result file")] = None,
+    markdown: Annotated[Path, typer.Option(help="Markdown report")] = Path("docs/benchmarks.md"),
+) -> None:
+    """Measure throughput, latency and memory on real alerts (ratios to a same-run baseline)."""
+    from broker.bench import run_bench, write_report
+
+    _setup_logging()
+    logging.getLogger("faucon.stream").setLevel(logging.WARNING)
+    settings = load_settings()
+    result = run_bench(
+        settings, quick=quick, log=lambda m: err_console.print(f"[bold]bench[/] {m}")
+    )
+    out = output or settings.state_dir / "bench" / "result.json"
+    write_report(result, out, markdown)
+    console.print(
+        f"throughput {result['throughput_alerts_per_s']:,.0f} alerts/s "
+        f"({result['ratio_to_decode_floor']:.2f} x decode floor "
+        f"{result['decode_floor_alerts_per_s']:,.0f}); latency p99 at 333/s "
+        f"{result['latency_p99_s_at_333']:.2f} s; peak RSS "
+        f"{result['peak_rss_gb']['total']:.2f} GB; written {out} and {markdown}"
+    )
+
+
+@app.command()
 def status(
     require_stream: Annotated[
         bool, typer.Option("--require-stream", help="unhealthy when no stream is running")

@@ -1,0 +1,303 @@
+"""``faucon bench``: throughput, latency and memory on real alerts, in one run.
+
+Everything is measured in the same run on the same machine, so results are
+reported as ratios against the decode-only floor measured alongside:
+
+* ``decode_floor_alerts_per_s``: fastavro decoding of the same messages, one
+  process per core -- what Python can do at best here;
+* component rates on one core: the enrich stage (decode, normalize,
+  cross-match, classifiers, encoding), classifier features + inference,
+  cross-match;
+* ``throughput_alerts_per_s``: the full stream (local Kafka, local Spark,
+  every filter) catching up on a backlog of real alerts looped to the volume;
+* latency p50/p95/p99 from the raw message's Kafka timestamp to the output
+  message's Kafka timestamp, at offered rates (333/s Rubin, 1,300/s ZTF burst);
+* peak RSS of the Spark driver JVM, the Python workers, Kafka and this process.
+
+Examples
+--------
+>>> percentiles([1.0, 2.0, 3.0, 4.0])["p50"]
+2.5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from collections.abc import Callable
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from broker.config import REPO_ROOT, Settings
+from broker.replay import Message, load_messages
+
+SHARED = REPO_ROOT.parent / "shared" / "data"
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 of ``values``."""
+    arr = np.asarray(values, dtype=float)
+    return {f"p{q}": float(np.percentile(arr, q)) for q in (50, 95, 99)}
+
+
+def bench_messages() -> list[Message]:
+    """Real alerts: the bundled set plus ZTF and Rubin from ../shared/data when present."""
+    paths = [str(REPO_ROOT / "deploy" / "demo-alerts" / d) for d in ("ztf", "lsst")]
+    for sub in ("ztf/kowalski", "ztf/alerce", "lsst/commissioning-v9_0", "lsst/wire-format"):
+        if (SHARED / sub).is_dir():
+            paths.append(str(SHARED / sub))
+    return load_messages(paths)
+
+
+def _decode_chunk(values: list[bytes]) -> int:
+    from broker.decode import Decoder
+
+    dec, n = Decoder(), 0
+    for v in values:
+        try:
+            dec.decode(v)
+            n += 1
+        except Exception:  # only the rate matters here
+            pass
+    return n
+
+
+def decode_floor(messages: list[Message], cores: int, repeat: int = 3) -> float:
+    """Decode-only alerts/s with one process per core (best of ``repeat``)."""
+    values = [m.value for m in messages]
+    chunks = [values[i::cores] for i in range(cores)]
+    best = 0.0
+    with Pool(cores) as pool:
+        pool.map(_decode_chunk, [c[:20] for c in chunks])  # warm the workers
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            n = sum(pool.map(_decode_chunk, chunks))
+            best = max(best, n / (time.perf_counter() - t0))
+    return best
+
+
+def _rate(fn: Callable[[], int], repeat: int = 3) -> float:
+    best = 0.0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        n = fn()
+        best = max(best, n / (time.perf_counter() - t0))
+    return best
+
+
+def component_rates(settings: Settings, messages: list[Message]) -> dict[str, float]:
+    """Alerts/s on one core of the enrich stage, classifiers and cross-match."""
+    import pyarrow as pa
+
+    from broker.enrich import INPUT_SCHEMA, process_batch
+    from broker.inspect import inspect_paths
+
+    rows = [
+        {"value": m.value, "topic": "raw.bench", "partition": 0, "offset": i, "timestamp_ms": 0}
+        for i, m in enumerate(messages)
+    ]
+    batch = pa.RecordBatch.from_pylist(rows, schema=INPUT_SCHEMA)
+    process_batch(batch.slice(0, 50), settings, ("full", "lite", "thin"))  # load caches
+    out = {
+        "enrich_stage_alerts_per_s_per_core": _rate(
+            lambda: process_batch(batch, settings, ("full", "lite", "thin")).num_rows
+        )
+    }
+    alerts = [
+        a for r in inspect_paths([str(REPO_ROOT / "deploy" / "demo-alerts")]) for a in r.alerts
+    ]
+    from broker.catalogs.bench import bench as xmatch_bench
+    from classifiers.bench import bench as clf_bench
+
+    out["classifier_alerts_per_s_per_core"] = float(
+        _as_dict(clf_bench(alerts, models_dir=settings.models_dir))["alerts_per_s"]
+    )
+    out["crossmatch_alerts_per_s_per_core"] = float(_as_dict(xmatch_bench())["alerts_per_s"])
+    return out
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    if isinstance(result, dict):
+        return result
+    return dict(result.as_dict()) if hasattr(result, "as_dict") else dict(vars(result))
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _pids_matching(*needles: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
+            except OSError:
+                continue
+            if any(n in cmd for n in needles):
+                pids.append(int(entry.name))
+    return pids
+
+
+def peak_rss_gb(kafka_pid: int | None) -> dict[str, float]:
+    """Peak resident memory (VmHWM) per component, GB."""
+    gb = 1024 * 1024
+    driver = sum(_vm_hwm_kb(p) for p in _pids_matching("org.apache.spark.deploy.SparkSubmit"))
+    workers = sum(_vm_hwm_kb(p) for p in _pids_matching("pyspark.daemon", "pyspark.worker"))
+    this = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kafka = _vm_hwm_kb(kafka_pid) if kafka_pid else 0
+    out = {
+        "spark_driver_jvm": driver / gb,
+        "python_workers": workers / gb,
+        "kafka": kafka / gb,
+        "python_driver": this / gb,
+    }
+    out["total"] = sum(out.values())
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def write_report(result: dict[str, Any], json_path: Path, md_path: Path) -> None:
+    """Write the JSON result and the Markdown table."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=1))
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(markdown(result))
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The benchmark as a Markdown page."""
+    floor = r["decode_floor_alerts_per_s"]
+    lines = [
+        "# Faucon benchmarks",
+        "",
+        f"Measured by `faucon bench{' --quick' if r['quick'] else ''}` on {r['date']}: "
+        f"{r['cores']} cores, {r['memory_gb']:.0f} GB, {r['alerts']:,} real alerts "
+        f"({r['distinct_messages']:,} distinct ZTF and Rubin messages looped), "
+        f"{r['filters']} filters. Ratios are against the decode-only floor measured in the "
+        "same run.",
+        "",
+        "| measure | value | target | ratio to decode floor |",
+        "|---|---|---|---|",
+        f"| decode-only floor (fastavro, {r['cores']} processes) | {floor:,.0f} alerts/s "
+        "| | 1.00 |",
+        f"| full pipeline throughput | {r['throughput_alerts_per_s']:,.0f} alerts/s | "
+        f">= 1,000 and >= 0.5 x floor | {r['throughput_alerts_per_s'] / floor:.2f} |",
+    ]
+    for rate in ("333", "1300"):
+        lat = r.get(f"latency_at_{rate}")
+        if lat:
+            lines.append(
+                f"| latency at {rate} alerts/s (p50 / p95 / p99) | {lat['p50']:.2f} / "
+                f"{lat['p95']:.2f} / {lat['p99']:.2f} s | p99 <= 5 s at 333 | |"
+            )
+    lines.append(f"| peak RSS total | {r['peak_rss_gb']['total']:.2f} GB | <= 6 GB | |")
+    for name, value in r["components"].items():
+        lines.append(
+            f"| {name.replace('_', ' ')} | {value:,.0f} | | "
+            f"{value / (floor / r['cores']):.2f} per core |"
+        )
+    for key, label in (("scaling_filters", "filters"), ("scaling_cores", "cores")):
+        for n, v in (r.get(key) or {}).items():
+            lines.append(f"| throughput with {n} {label} | {v:,.0f} alerts/s | | {v / floor:.2f} |")
+    lines += [
+        "",
+        "Peak RSS by component (GB): " + ", ".join(f"{k} {v}" for k, v in r["peak_rss_gb"].items()),
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> dict[str, Any]:
+    """Cores and memory of this machine."""
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    return {
+        "cores": os.cpu_count() or 1,
+        "memory_gb": mem_kb / 1024 / 1024,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def run_bench(
+    settings: Settings, quick: bool = False, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Run every measurement and return the result dict (see module doc)."""
+    from broker.bench_stream import bench_filters, latency, throughput
+    from broker.kafka_local import LocalKafka
+    from streams.session import spark_session
+
+    info = machine()
+    cores = int(info["cores"])
+    messages = bench_messages()
+    n_alerts = 10_000 if quick else 50_000
+    result: dict[str, Any] = {
+        **info,
+        "quick": quick,
+        "alerts": n_alerts,
+        "distinct_messages": len(messages),
+        "filters": 25,
+    }
+    log(f"{len(messages)} distinct real messages; decode floor with {cores} processes...")
+    result["decode_floor_alerts_per_s"] = decode_floor(messages, cores)
+    log("component rates on one core...")
+    result["components"] = component_rates(settings, messages)
+    kafka = LocalKafka(settings)
+    started = kafka.start()
+    spark = spark_session(settings)
+    try:
+        filters = bench_filters(25)
+        throughput(spark, settings, messages[:200], 200, filters)  # warm the Python workers
+        log(f"throughput on {n_alerts:,} alerts with 25 filters...")
+        tp = throughput(spark, settings, messages, n_alerts, filters)
+        result["throughput"] = tp
+        result["throughput_alerts_per_s"] = tp["alerts_per_s"]
+        for rate, seconds in ((333.0, 15.0 if quick else 60.0), (1300.0, 5.0 if quick else 30.0)):
+            log(f"latency at {rate:.0f} alerts/s for {seconds:.0f} s...")
+            result[f"latency_at_{int(rate)}"] = latency(
+                spark, settings, messages, rate, seconds, filters
+            )
+        result["latency_p99_s_at_333"] = result["latency_at_333"]["p99"]
+        if not quick:
+            result["scaling_filters"] = {}
+            for k in (1, 10):
+                log(f"throughput with {k} filter(s)...")
+                result["scaling_filters"][k] = throughput(
+                    spark, settings, messages, n_alerts // 2, bench_filters(k)
+                )["alerts_per_s"]
+            result["scaling_filters"][25] = tp["alerts_per_s"]
+        result["peak_rss_gb"] = peak_rss_gb(kafka.status().pid)
+        if not quick and cores > 1:
+            spark.stop()
+            one = settings.model_copy(
+                update={"spark": settings.spark.model_copy(update={"master": "local[1]"})}
+            )
+            spark = spark_session(one)
+            log("throughput with 1 core...")
+            throughput(spark, one, messages[:200], 200, filters)
+            result["scaling_cores"] = {
+                1: throughput(spark, one, messages, n_alerts // 2, filters)["alerts_per_s"],
+                cores: tp["alerts_per_s"],
+            }
+    finally:
+        spark.stop()
+        if started:
+            kafka.stop()
+    result["peak_rss_gb"] = result.get("peak_rss_gb") or peak_rss_gb(None)
+    result["ratio_to_decode_floor"] = (
+        result["throughput_alerts_per_s"] / result["decode_floor_alerts_per_s"]
+    )
+    return result
