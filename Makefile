@@ -7,9 +7,14 @@ STAMP := $(VENV)/.faucon-installed-$(shell cat pyproject.toml | sha1sum | cut -c
 JARS_STAMP := $(VENV)/.faucon-jars-$(shell cat deploy/maven/*/pom.xml broker/jars.py | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint unit integration clean distclean
+.PHONY: setup compose-tool demo test lint unit integration clean distclean
 
-setup: $(STAMP) $(JARS_STAMP)
+setup: $(STAMP) $(JARS_STAMP) compose-tool
+
+# A Compose implementation for tests/deploy (`config` needs no Docker engine);
+# installs Debian's docker-compose when none is found. Fast when present.
+compose-tool:
+	@bash deploy/compose/ensure_compose_tool.sh >/dev/null
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }

@@ -267,6 +267,9 @@ def env_example() -> str:
             lines.append(f"{prefix}{name.upper()}={default}")
 
     emit(Settings, "FAUCON_")
+    compose = REPO_ROOT / "deploy" / "compose" / "compose.env"
+    if compose.is_file():
+        lines += ["", compose.read_text().rstrip()]
     return "\n".join(lines).rstrip() + "\n"
 
 
