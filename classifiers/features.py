@@ -239,7 +239,8 @@ def extract(lcs: Sequence[LightCurve], bands: Sequence[str]) -> FeatureMatrix:
     peak = sg.reduce(np.maximum, fsig, bt.sstart, bt.scount)
     t_bpeak = sg.take(tr, sg.first_where(sig & (fsig >= peak[seg]), seg, ns))
     i_max = sg.first_where(sig & (fn >= 1.0), obj, n)
-    top_band = np.where(i_max >= 0, seg[np.maximum(i_max, 0)], -1)
+    # No point in any band (e.g. a Rubin alert seen only in u or y): no top band.
+    top_band = np.where(i_max >= 0, seg[np.maximum(i_max, 0)], -1) if seg.size else np.full(n, -1)
     top = sig & (seg == top_band[obj]) & (fn >= 0.7)
     t_peak = sg.weighted_mean(tr[top], fn[top] - 0.6, obj[top], n)
     t_last = sg.reduce(np.maximum, tr, bt.ostart, bt.ocount)

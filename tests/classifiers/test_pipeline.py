@@ -152,3 +152,21 @@ def test_bench_reports_throughput(small_registry: Path, snpcc_tar: Path) -> None
     result = bench(alerts, small_registry, batch_size=200, repeat=1)
     assert result["n_alerts"] == 400 and result["alerts_per_s"] > 0
     assert {"lightcurve_from_alert", "features_griz", "inference_snia"} <= set(result["phases_s"])
+
+
+def test_every_bundled_alert_scores_alone_and_in_small_batches() -> None:
+    """Regression: a batch whose curves have no point in the model's bands used to raise."""
+    from broker.config import REPO_ROOT
+    from broker.inspect import inspect_paths
+    from classifiers.inference import score_alerts
+
+    alerts = [
+        a for r in inspect_paths([str(REPO_ROOT / "deploy" / "demo-alerts")]) for a in r.alerts
+    ]
+    lone = [a for a in alerts if a["alert_id"] == 169298432598474839]  # Rubin 9.0, i band only
+    records = score_alerts(lone)[0]
+    assert records and all(r["probability"] is None for r in records)
+    assert all(r["reason"] == "too_few_points: 0 < 3" for r in records)
+    for start in range(0, len(alerts), 18):
+        batch = alerts[start : start + 18]
+        assert len(score_alerts(batch)) == len(batch)
