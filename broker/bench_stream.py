@@ -22,16 +22,26 @@ from broker.filters.base import FilterSpec
 from broker.replay import Message, publish
 from broker.topics import topic_counts
 
+# Selective, like science filters: together they pass a small fraction of the
+# alerts (the measured fraction is reported with the results).
 _TEMPLATES = (
-    ("is_positive AND mag < {x}", (17.0, 18.0, 18.5, 19.0, 19.5, 20.0), "lite"),
-    ("snr > {x}", (5.0, 10.0, 20.0, 50.0), "thin"),
-    ("coalesce(reliability, 0) >= {x}", (0.5, 0.8, 0.9), "thin"),
-    ("n_detections >= {x}", (2.0, 3.0, 5.0), "lite"),
-    ("size(filter(history, h -> h.kind = 'detection' AND h.mag < {x})) > 0", (18.0, 19.0), "full"),
-    ("context = '{x}'", ("hostless", "galaxy_hosted", "stellar", "solar_system"), "thin"),
+    ("is_positive AND mag < {x}", (15.0, 15.5, 16.0, 16.5, 17.0, 17.5), "lite"),
+    ("is_positive AND snr > {x}", (100.0, 200.0, 500.0, 1000.0), "thin"),
+    (
+        "is_positive AND coalesce(reliability, 0) >= {x} AND n_detections >= 5",
+        (0.9, 0.95, 0.99),
+        "thin",
+    ),
+    ("n_detections >= {x}", (20.0, 40.0, 60.0), "lite"),
+    ("size(filter(history, h -> h.kind = 'detection' AND h.mag < {x})) > 2", (15.5, 16.5), "full"),
+    (
+        "context = '{x}'",
+        ("young_stellar_object", "agn_blazar", "variable_star", "solar_system"),
+        "thin",
+    ),
     (
         "coalesce(scores['snia.Ia'].probability, scores['snia_ztf.Ia'].probability, 0) > {x}",
-        (0.5, 0.8, 0.9),
+        (0.9, 0.95, 0.98),
         "lite",
     ),
 )
