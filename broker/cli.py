@@ -24,6 +24,7 @@ from rich.table import Table
 
 from broker import __version__
 from broker.cli_catalogs import app as catalogs_app
+from broker.cli_filter import app as filter_app
 from broker.cli_kafka import app as kafka_app
 from broker.cli_models import app as models_app
 from broker.config import load_settings
@@ -38,6 +39,7 @@ app = typer.Typer(
 app.add_typer(kafka_app, name="kafka", help="Run the local Apache Kafka broker (KRaft).")
 app.add_typer(models_app, name="models", help="Train, evaluate, list and promote classifiers.")
 app.add_typer(catalogs_app, name="catalogs", help="Local cross-match catalogs.")
+app.add_typer(filter_app, name="filter", help="Register, test and manage science filters.")
 console = Console()
 err_console = Console(stderr=True)
 

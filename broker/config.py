@@ -31,6 +31,7 @@ from pydantic_settings import (
 
 from broker.catalogs.settings import CrossmatchSettings
 from broker.errors import ConfigError
+from broker.filters.settings import FilterSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -120,22 +121,6 @@ class QualitySettings(BaseModel):
     )
 
 
-class FilterSettings(BaseModel):
-    """Thresholds of the built-in filters, with their units."""
-
-    model_config = _FROZEN
-    bright_mag: float = Field(18.5, description="bright transient: AB magnitude brighter than this")
-    bright_min_reliability: float = Field(
-        0.5, ge=0.0, le=1.0, description="bright transient: minimum reliability, unitless"
-    )
-    new_object_max_age_hours: float = Field(
-        1.0, gt=0, description="new object: first survey detection at most this old, hours"
-    )
-    solar_system_max_arcsec: float = Field(
-        5.0, gt=0, description="known solar-system object: max distance, arcsec"
-    )
-
-
 class Settings(BaseSettings):
     """All of Faucon's configuration."""
 
@@ -166,7 +151,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()  # type: ignore[call-arg]
     spark: SparkSettings = SparkSettings()  # type: ignore[call-arg]
     quality: QualitySettings = QualitySettings()  # type: ignore[call-arg]
-    filters: FilterSettings = FilterSettings()  # type: ignore[call-arg]
+    filters: FilterSettings = FilterSettings()
     crossmatch: CrossmatchSettings = CrossmatchSettings()
 
     @classmethod

@@ -27,6 +27,7 @@ from broker import __version__
 from broker.config import Settings
 from broker.enrich import STATUS_OK, STATUS_REJECTED
 from broker.filters import FilterSpec
+from broker.filters.sql import condition_sql
 from broker.schema import deadletter_schema_version, schema_version
 
 if TYPE_CHECKING:
@@ -36,8 +37,11 @@ PROFILE_COLUMN = {"full": "payload_full", "lite": "payload_lite", "thin": "paylo
 
 
 def sql_condition(spec: FilterSpec) -> str:
-    """The SQL boolean a filter contributes (null counts as not passed)."""
-    return f"coalesce(({spec.expression}), false)"
+    """The SQL boolean a filter contributes (null counts as not passed).
+
+    SQL filters wrap their expression; Python filters read ``py_passed``.
+    """
+    return condition_sql(spec)
 
 
 def profiles_in_use(filters: list[FilterSpec]) -> set[str]:
@@ -68,6 +72,7 @@ def metrics(filters: list[FilterSpec]) -> list[Column]:
         F.sum(F.when(ok & F.col("enrich_errors").isNotNull(), 1).otherwise(0)).alias(
             "enrich_errors"
         ),
+        F.collect_list(F.col("filter_errors")).alias("filter_errors"),
     ]
     for spec in filters:
         cond = ok & F.expr(sql_condition(spec))

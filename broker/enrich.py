@@ -29,8 +29,9 @@ Examples
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -42,6 +43,8 @@ from broker.decode import Decoder
 from broker.encode import ContainerEncoder
 from broker.enrichers import run_enrichers
 from broker.errors import DeserializeError
+from broker.filters import FilterSpec
+from broker.filters.python import run_python_filters
 from broker.normalize import normalize
 from broker.quality import quality_reason
 from broker.schema import (
@@ -78,6 +81,8 @@ def output_schema() -> pa.Schema:
         pa.field("ingest_ms", pa.int64()),
         pa.field("deadletter", pa.binary()),
         pa.field("enrich_errors", pa.string()),
+        pa.field("py_passed", pa.list_(pa.string())),
+        pa.field("filter_errors", pa.string()),
         *[pa.field(f"payload_{p}", pa.binary()) for p in PROFILES],
     ]
     return pa.schema(fixed + list(filter_view_schema()))
@@ -175,7 +180,10 @@ def _output_row(
 
 
 def process_batch(
-    batch: pa.RecordBatch, settings: Settings, profiles: Iterable[str]
+    batch: pa.RecordBatch,
+    settings: Settings,
+    profiles: Iterable[str],
+    python_filters: Sequence[FilterSpec] = (),
 ) -> pa.RecordBatch:
     """Process one Arrow batch of Kafka rows (value, topic, partition, offset, timestamp_ms).
 
@@ -195,20 +203,28 @@ def process_batch(
             accepted.append((i, alert))
     errors = run_enrichers([a for _i, a in accepted], settings)
     unit_errors = ",".join(sorted(errors)) or None
-    for i, alert in accepted:
-        rows[i] = _output_row(alert, profiles, unit_errors)
+    passed, filter_errors = run_python_filters(
+        python_filters, [a for _i, a in accepted], settings.filters.python_budget_s_per_batch
+    )
+    for k, (i, alert) in enumerate(accepted):
+        row = _output_row(alert, profiles, unit_errors)
+        row["py_passed"] = passed[k]
+        # The batch's failing Python filters, once per Arrow batch (read on the driver).
+        row["filter_errors"] = json.dumps(filter_errors) if filter_errors and k == 0 else None
+        rows[i] = row
     return pa.RecordBatch.from_pylist(rows, schema=output_schema())
 
 
 def make_mapper(
-    settings: Settings, profiles: Iterable[str]
+    settings: Settings, profiles: Iterable[str], python_filters: Sequence[FilterSpec] = ()
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function handed to Spark's ``mapInArrow`` (picklable closure)."""
     profiles = tuple(profiles)
+    python_filters = tuple(f for f in python_filters if f.kind == "python" and f.enabled)
 
     def mapper(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            yield process_batch(batch, settings, profiles)
+            yield process_batch(batch, settings, profiles, python_filters)
 
     return mapper
 

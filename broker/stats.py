@@ -35,6 +35,7 @@ def _empty() -> dict[str, Any]:
         "enrich_errors": 0,
         "rejected": {},
         "published": {},
+        "filter_errors": {},
         "started_at": time.time(),
         "last_batch": None,
     }
@@ -55,8 +56,8 @@ class StreamStats:
         d["ok"] += sign * delta["ok"]
         d["rejected_total"] += sign * delta["rejected_total"]
         d["enrich_errors"] = d.get("enrich_errors", 0) + sign * delta["enrich_errors"]
-        for key in ("rejected", "published"):
-            merged = Counter(d[key])
+        for key in ("rejected", "published", "filter_errors"):
+            merged = Counter(d.get(key) or {})
             for name, n in delta[key].items():
                 merged[name] += sign * n
             d[key] = {k: v for k, v in sorted(merged.items()) if v}
@@ -80,6 +81,8 @@ class StreamStats:
             "enrich_errors": int(observed.get("enrich_errors") or 0),
             "rejected": dict(rejected),
             "published": {enriched_topic: int(observed.get("ok") or 0)},
+            # Micro-batches in which each Python filter failed (it is then quarantined).
+            "filter_errors": dict.fromkeys(observed.get("filter_errors") or {}, 1),
         }
         if delta["rejected_total"]:
             delta["published"][deadletter_topic] = delta["rejected_total"]

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -37,7 +38,6 @@ from broker.distribute import distribute, metrics, output_topics, profiles_in_us
 from broker.enrich import make_mapper, output_schema
 from broker.errors import InfrastructureError
 from broker.filters import FilterSpec
-from broker.filters.builtin import builtin_filters
 from broker.metrics import StreamMetrics
 from broker.stats import StreamStats
 from streams.monitor import StreamMonitor, promoted_models
@@ -45,6 +45,7 @@ from streams.session import kafka_security_options, spark_session
 
 log = logging.getLogger("faucon.stream")
 FilterSource = Callable[[], list[FilterSpec]]
+FilterErrorSink = Callable[[str, str], object]
 
 
 def checkpoint_dir(settings: Settings) -> Path:
@@ -61,11 +62,16 @@ class BatchHandler:
     """The ``foreachBatch`` function: enrich, distribute, write, count."""
 
     def __init__(
-        self, settings: Settings, filter_source: FilterSource, metrics: StreamMetrics | None = None
+        self,
+        settings: Settings,
+        filter_source: FilterSource,
+        metrics: StreamMetrics | None = None,
+        on_filter_error: FilterErrorSink | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.filter_source = filter_source
+        self.on_filter_error = on_filter_error
         self.total = StreamStats(stats_path(settings))
         self.run = StreamStats()
         self.known_topics: set[str] = set()
@@ -94,7 +100,7 @@ class BatchHandler:
         plan_key = tuple(f.model_dump_json() for f in filters)
         if plan_key != self._plan_key:  # rebuilt only when the filter set changes
             self._plan_key = plan_key
-            self._mapper = make_mapper(self.settings, sorted(profiles_in_use(filters)))
+            self._mapper = make_mapper(self.settings, sorted(profiles_in_use(filters)), filters)
             self._metrics = metrics(filters)
         if self._spark_schema is None:
             self._spark_schema = from_arrow_schema(output_schema())
@@ -122,6 +128,12 @@ class BatchHandler:
             observed: dict[str, Any] = {n: v if v is not None else 0 for n, v in row.items()}
         finally:
             processed.unpersist()
+        reports: Any = observed.get("filter_errors") or []
+        observed["filter_errors"] = failed = _filter_errors(reports)
+        for name, reason in failed.items():  # Python filters that failed: quarantined
+            log.warning("filter %s failed in batch %d: %s", name, batch_id, reason)
+            if self.on_filter_error is not None:
+                self.on_filter_error(name, reason)
         topics = {f.name: f.topic(k.topic_prefix) for f in filters}
         duration = time.monotonic() - started
         self.busy_seconds += duration
@@ -161,6 +173,25 @@ class BatchHandler:
         self.metrics.set_filters({f.name: _filter_state(f) for f in self.filter_source()})
 
 
+def _filter_errors(reports: list[str]) -> dict[str, str]:
+    """Merge the per-Arrow-batch JSON maps of failing Python filters (first reason wins)."""
+    merged: dict[str, str] = {}
+    for report in reports:
+        for name, reason in json.loads(report).items():
+            merged.setdefault(name, reason)
+    return merged
+
+
+def registry_source(settings: Settings, spark: Any) -> tuple[FilterSource, FilterErrorSink]:
+    """The filter registry as the stream's filter source, built-ins registered at first start."""
+    from broker.filters.registry import FilterRegistry
+
+    registry = FilterRegistry(settings)
+    if settings.filters.register_builtins:
+        registry.ensure_builtins(spark=spark)
+    return registry.current, registry.quarantine
+
+
 def _filter_state(spec: FilterSpec) -> str:
     state = getattr(spec, "state", None)
     return str(state) if state else ("enabled" if spec.enabled else "disabled")
@@ -175,7 +206,10 @@ def start_query(
 ) -> tuple[Any, BatchHandler]:
     """Start the streaming query; returns it with its batch handler (counters)."""
     k, sp = settings.kafka, settings.spark
-    handler = BatchHandler(settings, filter_source or (lambda: builtin_filters(settings)), metrics)
+    on_filter_error = None
+    if filter_source is None:
+        filter_source, on_filter_error = registry_source(settings, spark)
+    handler = BatchHandler(settings, filter_source, metrics, on_filter_error)
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", k.bootstrap)

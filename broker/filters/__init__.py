@@ -1,5 +1,16 @@
-"""Science filters: the unit scientists register to get their own topic."""
+"""Science filters: the unit scientists register to get their own topic.
 
-from broker.filters.base import FilterSpec, validate_name
+See ``docs/filters.md``.  The modules:
 
-__all__ = ["FilterSpec", "validate_name"]
+* :mod:`~broker.filters.base` -- :class:`FilterSpec`, names, errors;
+* :mod:`~broker.filters.sql` -- validation of SQL filters, the condition the stream evaluates;
+* :mod:`~broker.filters.python` -- loading and the isolated runner of Python filters;
+* :mod:`~broker.filters.registry` -- the registry on a compacted Kafka topic;
+* :mod:`~broker.filters.backtest` -- evaluation on real alert files;
+* :mod:`~broker.filters.builtin` -- the built-in filters (thresholds in
+  :mod:`~broker.filters.settings`).
+"""
+
+from broker.filters.base import ChangeEntry, FilterSpec, FilterValidationError, validate_name
+
+__all__ = ["ChangeEntry", "FilterSpec", "FilterValidationError", "validate_name"]

@@ -1,0 +1,73 @@
+"""Registered filters in the running stream: hot registration, Python filters, quarantine."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.config import Settings
+from broker.consume import decode_output, read_topic
+from broker.filters import FilterSpec
+from broker.filters.registry import FilterRegistry
+from broker.replay import load_messages, publish
+from streams.ingest import run
+from tests.conftest import DEMO_ALERTS
+
+pytestmark = pytest.mark.integration
+
+TEAM = """
+import numpy as np
+
+def lsst_only(frame):
+    return (frame["survey"] == "LSST").to_numpy()
+
+def boom(frame):
+    raise RuntimeError("science bug")
+"""
+
+
+def test_registry_drives_the_stream_and_failing_python_filters_are_quarantined(
+    kafka: Any, spark: Any, unique_settings: Settings, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    settings = unique_settings
+    tag = settings.kafka.topic_prefix
+    module = tmp_path / "stream_team.py"
+    module.write_text(TEAM)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    spark.sparkContext.addPyFile(str(module))  # what installing it on the workers does
+    topic = f"raw.{tag}.mixed"
+    sample = [DEMO_ALERTS / "lsst" / "wire", DEMO_ALERTS / "ztf" / "kowalski-4.01-85a86d2d.avro"]
+    messages = load_messages([str(p) for p in sample])
+    publish(settings, topic, messages, progress=False)
+    with FilterRegistry(settings) as reg:
+        reg.add(FilterSpec(name="lsst_sql", kind="sql", expression="survey = 'LSST'"),
+                spark=spark, check=False)  # fmt: skip
+        reg.add(FilterSpec(name="lsst_py", kind="python", expression="stream_team:lsst_only",
+                           inputs=("survey",)), spark=spark, check=False)  # fmt: skip
+        reg.add(FilterSpec(name="broken", kind="python", expression="stream_team:boom",
+                           inputs=("mag",)), spark=spark, check=False)  # fmt: skip
+    try:
+        stats = run(settings, available_now=True, spark=spark)
+    finally:
+        sys.modules.pop("stream_team", None)
+    d = stats.data
+    assert d["in"] == d["ok"] == len(messages) == 29
+    for name in ("lsst_sql", "lsst_py"):
+        got = [decode_output(m.value) for m in read_topic(settings, f"{tag}.filter.{name}",
+                                                          idle_timeout=3.0)]  # fmt: skip
+        assert len(got) == 5 and {r["survey"] for r in got} == {"LSST"}, name
+        assert d["published"][f"{tag}.filter.{name}"] == 5
+    assert d["published"].get(f"{tag}.filter.broken", 0) == 0
+    assert d["filter_errors"] == {"broken": 1}
+    with FilterRegistry(settings) as reg:
+        broken = reg.show("broken")
+        names = {f.name for f in reg.current()}
+    assert broken.state == "quarantined"
+    assert broken.quarantine_reason == "raised RuntimeError: science bug"
+    assert {"bright_transient", "rising_in_two_bands", "lsst_py"} <= names  # built-ins too
