@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -245,6 +245,20 @@ def bench(
     )
 
 
+def _registry_filters(settings: Any) -> list[Any]:
+    """Filters from the registry; empty when Kafka does not answer (status says so)."""
+    from broker.filters.registry import FilterRegistry
+
+    try:
+        registry = FilterRegistry(settings)
+        try:
+            return list(registry.current())
+        finally:
+            registry.close()
+    except Exception:  # Kafka down: the kafka check reports it
+        return []
+
+
 @app.command()
 def status(
     require_stream: Annotated[
@@ -252,11 +266,10 @@ def status(
     ] = False,
 ) -> None:
     """One-screen health: Kafka, stream progress and lag, counters, models, filters."""
-    from broker.filters.builtin import builtin_filters
     from broker.status import collect
 
     settings = load_settings()
-    health = collect(settings, builtin_filters(settings), require_stream)
+    health = collect(settings, _registry_filters(settings), require_stream)
     table = Table("check", "state", title=f"faucon status ({settings.kafka.topic_prefix})")
     for what, detail in health.lines:
         table.add_row(what, detail)
