@@ -40,8 +40,8 @@ app.add_typer(kafka_app, name="kafka", help="Run the local Apache Kafka broker (
 app.add_typer(models_app, name="models", help="Train, evaluate, list and promote classifiers.")
 app.add_typer(catalogs_app, name="catalogs", help="Local cross-match catalogs.")
 app.add_typer(filter_app, name="filter", help="Register, test and manage science filters.")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # no hard line breaks in output scripts read
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _setup_logging() -> None:
