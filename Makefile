@@ -4,12 +4,27 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.faucon-installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_VERSION := 3.3.2
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.faucon-airflow-$(shell cat dags/airflow-constraints.txt | sha1sum | cut -c1-12)
 JARS_STAMP := $(VENV)/.faucon-jars-$(shell cat deploy/maven/*/pom.xml broker/jars.py | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup compose-tool demo test lint unit integration clean distclean
+.PHONY: setup compose-tool airflow-setup demo test lint unit integration clean distclean
 
-setup: $(STAMP) $(JARS_STAMP) compose-tool
+setup: $(STAMP) $(JARS_STAMP) compose-tool $(AIRFLOW_STAMP)
+
+# Airflow 3 in its own venv: its ~110 packages never move the broker's pins.
+# DAG tasks call the broker's entry points in .venv. No Spark provider (it
+# would pull pyspark-client, which overwrites pyspark's files).
+airflow-setup: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP): dags/airflow-constraints.txt
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet "apache-airflow==$(AIRFLOW_VERSION)" -c dags/airflow-constraints.txt
+	@rm -f $(AIRFLOW_VENV)/.faucon-airflow-*
+	@touch $@
 
 # A Compose implementation for tests/deploy (`config` needs no Docker engine);
 # installs Debian's docker-compose when none is found. Fast when present.
@@ -37,7 +52,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy broker streams classifiers
+	$(BIN)/mypy broker streams classifiers dags
 
 test: setup lint
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -49,8 +64,9 @@ integration: setup
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 clean:
+	-$(BIN)/faucon airflow stop 2>/dev/null
 	-$(BIN)/faucon kafka stop 2>/dev/null
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(AIRFLOW_VENV)

@@ -23,6 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from broker import __version__
+from broker.cli_archive import airflow_app
+from broker.cli_archive import app as archive_app
+from broker.cli_archive import retrain as retrain_command
 from broker.cli_catalogs import app as catalogs_app
 from broker.cli_filter import app as filter_app
 from broker.cli_kafka import app as kafka_app
@@ -39,6 +42,9 @@ app = typer.Typer(
 app.add_typer(kafka_app, name="kafka", help="Run the local Apache Kafka broker (KRaft).")
 app.add_typer(models_app, name="models", help="Train, evaluate, list and promote classifiers.")
 app.add_typer(catalogs_app, name="catalogs", help="Local cross-match catalogs.")
+app.add_typer(archive_app, name="archive", help="Parquet archive of enriched alerts by night.")
+app.add_typer(airflow_app, name="airflow", help="Local Apache Airflow running the Faucon DAGs.")
+models_app.command("retrain")(retrain_command)
 app.add_typer(filter_app, name="filter", help="Register, test and manage science filters.")
 console = Console(soft_wrap=True)  # no hard line breaks in output scripts read
 err_console = Console(stderr=True, soft_wrap=True)
@@ -67,15 +73,33 @@ def version() -> None:
 
 @app.command()
 def replay(
-    paths: Annotated[list[str], typer.Argument(help="alert files, folders or globs")],
     topic: Annotated[str, typer.Option(help="Kafka topic to publish to")],
+    paths: Annotated[list[str] | None, typer.Argument(help="alert files, folders or globs")] = None,
     rate: Annotated[float | None, typer.Option(help="messages per second (default: max)")] = None,
     loop: Annotated[int, typer.Option(min=1, help="send everything K times")] = 1,
+    night: Annotated[
+        str | None, typer.Option(help="replay this archived night (YYYY-MM-DD) instead of files")
+    ] = None,
+    filter_name: Annotated[
+        str | None, typer.Option("--filter", help="with --night: only this SQL filter's selection")
+    ] = None,
 ) -> None:
-    """Publish alert files to Kafka as the surveys do (ZTF containers, Rubin wire format)."""
+    """Publish alert files to Kafka as the surveys do, or an archived night (--night)."""
     from broker.replay import load_messages, publish
 
     settings = load_settings()
+    if night is not None:
+        from broker.archive import replay_night
+        from broker.cli_archive import filter_expression
+
+        if paths:
+            raise FauconError("give alert files or --night, not both")
+        condition = filter_expression(settings, filter_name) if filter_name else None
+        done = replay_night(settings, night, topic, condition)
+        console.print(f"sent {done.sent} archived alerts of night {night} to {topic}")
+        return
+    if not paths:
+        raise FauconError("give alert files, folders or globs, or --night")
     skipped: dict[str, str] = {}
     messages = load_messages(paths, skipped)
     for path, reason in skipped.items():

@@ -143,6 +143,9 @@ class Settings(BaseSettings):
         REPO_ROOT / "classifiers" / "models",
         description="model registry (NAME/VERSION/model.onnx + manifest, PROMOTED per name)",
     )
+    archive_dir: Path | None = Field(
+        None, description="Parquet archive of enriched alerts; empty: <state_dir>/archive"
+    )
     metrics_port: int = Field(
         9500, ge=0, le=65535, description="Prometheus /metrics port of the stream; 0 disables"
     )
@@ -153,6 +156,11 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()  # type: ignore[call-arg]
     filters: FilterSettings = FilterSettings()
     crossmatch: CrossmatchSettings = CrossmatchSettings()
+
+    @field_validator("archive_dir", mode="before")
+    @classmethod
+    def _empty_archive(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
 
     @classmethod
     def settings_customise_sources(

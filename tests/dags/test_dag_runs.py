@@ -1,0 +1,216 @@
+"""Each DAG run with ``dag.test()`` against the real Kafka, Spark and a running stream.
+
+One stream (in this process, on the session's Spark) processes real ZTF
+alerts into a fresh topic prefix and keeps running with a temporary model
+registry; then ``faucon_archive_night`` archives the night, ``faucon_retrain``
+promotes a new ``snia_ztf`` that the running stream picks up without restart
+and publishes follow-up targets, and ``faucon_replay`` republishes a filter's
+selection of the archived night.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.config import REPO_ROOT, Settings
+from broker.consume import Consumed
+from broker.errors import InfrastructureError
+from broker.replay import load_messages, publish
+from broker.topics import topic_counts
+from streams.ingest import run
+from tests.broker.archive.helpers import (
+    avro_record,
+    expected_followup,
+    is_bright,
+    night_oracle,
+    parquet_rows,
+    read_all,
+)
+from tests.conftest import DEMO_ALERTS, SHARED_DATA
+from tests.dags.conftest import Airflow
+
+pytestmark = pytest.mark.integration
+NIGHT = "2023-10-17"
+BATCH_A = [
+    DEMO_ALERTS / "ztf" / "fink-datasim-4.02-0e972a9e.avro",
+    DEMO_ALERTS / "ztf" / "kowalski-4.01-85a86d2d.avro",
+]
+BATCH_B = [DEMO_ALERTS / "ztf" / "kowalski-3.3-d11e13b2.avro"]
+
+
+@dataclass
+class Live:
+    """A running stream with its settings, and the archived night."""
+
+    settings: Settings
+    airflow: Airflow
+    models: Path
+
+    @property
+    def archive(self) -> Path:
+        return self.settings.state_dir / "archive"
+
+
+def _wait_enriched(settings: Settings, n: int, timeout: float = 240.0) -> None:
+    topic = settings.kafka.enriched_topic
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if topic_counts(settings, [topic]).get(topic, 0) >= n:
+                return
+        except InfrastructureError:  # the stream created the topic a moment ago: no leader yet
+            pass
+        time.sleep(1.0)
+    raise AssertionError(f"{topic} did not reach {n} messages in {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def live(
+    kafka: Any,
+    spark: Any,
+    service_settings: Settings,
+    airflow: Airflow,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Live]:
+    tag = "d" + uuid.uuid4().hex[:8]
+    state = tmp_path_factory.mktemp("dag-state")
+    models = state / "models"
+    shutil.copytree(REPO_ROOT / "classifiers" / "models", models)
+    settings = service_settings.model_copy(
+        update={
+            "state_dir": state,
+            "models_dir": models,
+            "metrics_port": 0,
+            "kafka": service_settings.kafka.model_copy(
+                update={"topic_prefix": tag, "subscribe_pattern": rf"raw\.{tag}\..+"}
+            ),
+        }
+    )
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def stream() -> None:
+        try:
+            run(settings, spark=spark, stop_event=stop)
+        except BaseException as exc:  # reported by the tests
+            failed.append(exc)
+
+    thread = threading.Thread(target=stream, name="faucon-stream", daemon=True)
+    thread.start()
+    messages = load_messages([str(p) for p in BATCH_A])
+    publish(settings, f"raw.{tag}.ztf", messages, progress=False)
+    _wait_enriched(settings, len(messages))
+    assert not failed, failed
+    airflow.test_dag("faucon_archive_night", {"night": NIGHT}, settings)
+    yield Live(settings, airflow, models)
+    stop.set()
+    thread.join(120)
+    assert not failed, failed
+
+
+def _enriched(settings: Settings) -> list[tuple[Consumed, dict[str, Any]]]:
+    return [(m, avro_record(m.value)) for m in read_all(settings, settings.kafka.enriched_topic)]
+
+
+def test_archive_dag(live: Live) -> None:
+    published = _enriched(live.settings)
+    want = {r["alert_id"] for _m, r in published if night_oracle(r["mjd_tai"]) == NIGHT}
+    rows = parquet_rows(live.archive / "survey=ZTF" / f"night={NIGHT}")
+    assert sorted(r["alert_id"] for r in rows) == sorted(want)
+    assert [p.name for p in (live.archive / "survey=ZTF" / f"night={NIGHT}").iterdir()] == [
+        "part-00000.parquet"
+    ]  # compacted
+
+    manifest = json.loads(
+        (live.archive / "_manifests" / f"night={NIGHT}" / "manifest.json").read_text()
+    )
+    topic = live.settings.kafka.enriched_topic
+    assert manifest["counts"]["messages_read"] == len(published)
+    assert manifest["counts"]["archived_rows"] == len(want) == manifest["surveys"]["ZTF"]["rows"]
+    ends: dict[int, int] = {}
+    for msg, _r in published:
+        ends[msg.partition] = max(ends.get(msg.partition, 0), msg.offset + 1)
+    assert {
+        int(p): o["end"] for p, o in manifest["kafka"]["partitions"].items() if o["end"]
+    } == ends
+    assert manifest["topics"]["read"] == {topic: len(published)}
+    entry = manifest["surveys"]["ZTF"]["files"][0]
+    path = live.archive / entry["path"]
+    assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert manifest["verification"]["ok"] is True
+    assert manifest["verification"]["unique_alert_ids"] == len(want)
+
+
+def test_retrain_dag_promotes_and_the_running_stream_uses_it(live: Live) -> None:
+    settings, models = live.settings, live.models
+    before = [r for _m, r in _enriched(settings)]
+    assert {r["scores"]["snia_ztf.Ia"]["version"] for r in before} == {"1"}
+    assert (models / "snia_ztf" / "PROMOTED").read_text().strip() == "1"
+
+    conf = {
+        "night": NIGHT,
+        "models": ["snia_ztf"],
+        "data": str(SHARED_DATA / "labeled-snpcc-train.tar.xz"),
+        "limit": 300,
+        "tolerance": 1.0,  # a 300-curve model is worse than version 1: promote it anyway
+        "models_dir": str(models),
+        "top": 5,
+    }
+    live.airflow.test_dag("faucon_retrain", conf, settings)
+
+    assert (models / "snia_ztf" / "PROMOTED").read_text().strip() == "2"
+    report = json.loads((models / "snia_ztf" / "2" / "retrain-report.json").read_text())
+    assert report["decision"] == {
+        "promoted": True,
+        "reason": report["decision"]["reason"],
+        "previous_version": "1",
+        "served_version": "2",
+    }
+    assert report["candidate"]["n"] == report["promoted_before"]["n"] == report["holdout"]["n"]
+    assert report["training_set"]["n_base"] == 300 and report["metric"] == "roc_auc_early"
+
+    archived = parquet_rows(live.archive / "survey=ZTF" / f"night={NIGHT}")
+    targets = [
+        avro_record(m.value) for m in read_all(settings, f"{settings.kafka.topic_prefix}.followup")
+    ]
+    assert [(t["object_id"], t["probability"]) for t in targets] == expected_followup(archived, 5)
+    assert [t["rank"] for t in targets] == [1, 2, 3, 4, 5]
+    assert parquet_rows(live.archive / "followup" / f"night={NIGHT}", ["rank"]) == [
+        {"rank": i} for i in range(1, 6)
+    ]
+
+    # The stream never stopped: new alerts are scored by version 2.
+    later = load_messages([str(p) for p in BATCH_B])
+    publish(settings, f"raw.{settings.kafka.topic_prefix}.later", later, progress=False)
+    _wait_enriched(settings, len(before) + len(later))
+    new_hash = hashlib.sha256((models / "snia_ztf" / "2" / "model.onnx").read_bytes()).hexdigest()
+    after = [
+        r for _m, r in _enriched(settings) if r["provenance"]["input_topic"].endswith(".later")
+    ]
+    assert len(after) == len(later)
+    assert {r["scores"]["snia_ztf.Ia"]["version"] for r in after} == {"2"}
+    assert {r["scores"]["snia_ztf.Ia"]["model_hash"] for r in after} == {new_hash}
+
+
+def test_replay_dag(live: Live) -> None:
+    settings = live.settings
+    topic = f"{settings.kafka.topic_prefix}.replayed"
+    conf = {"night": NIGHT, "topic": topic, "filter": "bright_transient"}
+    live.airflow.test_dag("faucon_replay", conf, settings)
+    archived = parquet_rows(live.archive / "survey=ZTF" / f"night={NIGHT}")
+    want = {r["alert_id"] for r in archived if is_bright(r)}
+    assert 0 < len(want) < len(archived)
+    got = [avro_record(m.value) for m in read_all(settings, topic)]
+    assert sorted(r["alert_id"] for r in got) == sorted(want)
+    assert all(r["survey"] == "ZTF" and night_oracle(r["mjd_tai"]) == NIGHT for r in got)
