@@ -71,3 +71,58 @@ def test_registry_drives_the_stream_and_failing_python_filters_are_quarantined(
     assert broken.state == "quarantined"
     assert broken.quarantine_reason == "raised RuntimeError: science bug"
     assert {"bright_transient", "rising_in_two_bands", "lsst_py"} <= names  # built-ins too
+
+
+def test_filters_added_changed_disabled_while_the_stream_runs(
+    kafka: Any, spark: Any, unique_settings: Settings
+) -> None:
+    """Each registry change is in force within two micro-batches, without a restart."""
+    import time
+
+    from streams.ingest import registry_source, start_query
+
+    settings = unique_settings
+    tag = settings.kafka.topic_prefix
+    topic, out = f"raw.{tag}.live", f"{tag}.filter.hot"
+    sample = [DEMO_ALERTS / "lsst" / "wire", DEMO_ALERTS / "ztf" / "kowalski-4.01-85a86d2d.avro"]
+    messages = load_messages([str(p) for p in sample])  # 5 Rubin + 24 ZTF
+    source, _quarantine = registry_source(settings, spark)
+    query, handler = start_query(spark, settings, filter_source=source)
+    registry = FilterRegistry(settings)
+
+    def phase(expected_in: int) -> None:
+        publish(settings, topic, messages, progress=False)
+        deadline = time.monotonic() + 300
+        while handler.run.data["in"] < expected_in:
+            assert query.isActive and time.monotonic() < deadline, query.exception()
+            time.sleep(0.2)
+
+    def hot() -> list[dict[str, Any]]:
+        return [decode_output(m.value) for m in read_topic(settings, out, idle_timeout=4.0)]
+
+    def settle() -> None:  # two micro-batches: registry refresh + trigger, twice
+        time.sleep(2 * (settings.filters.registry_refresh_s + settings.spark.trigger_seconds))
+
+    try:
+        phase(29)  # no such filter yet
+        registry.add(FilterSpec(name="hot", kind="sql", expression="survey = 'LSST'"),
+                     spark=spark, check=False)  # fmt: skip
+        settle()
+        phase(58)
+        got = hot()
+        assert len(got) == 5 and {r["survey"] for r in got} == {"LSST"}
+        assert all(r["provenance"]["input_offset"] >= 0 for r in got)
+        registry.change("hot", note="ZTF instead", expression="survey = 'ZTF'", check=False)
+        settle()
+        phase(87)
+        got = hot()
+        assert [r["survey"] for r in got].count("ZTF") == 24 and len(got) == 29
+        registry.disable("hot", note="done")
+        settle()
+        phase(116)
+        assert len(hot()) == 29, "a disabled filter publishes nothing more"
+        spec = registry.show("hot")
+        assert (spec.version, spec.state) == (3, "disabled")  # every change is a version
+    finally:
+        query.stop()
+        registry.close()
