@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 
 from broker.config import Settings
 from broker.metrics import StreamMetrics
+
+log = logging.getLogger("faucon.stream")
 
 
 def promoted_models(settings: Settings) -> list[tuple[str, str, str]]:
@@ -45,15 +48,25 @@ def offsets_behind(progress: dict[str, Any] | None) -> int | None:
         return None
     lag = 0
     for source in progress.get("sources") or []:
-        latest, end = source.get("latestOffset"), source.get("endOffset")
-        latest = json.loads(latest) if isinstance(latest, str) else latest
-        end = json.loads(end) if isinstance(end, str) else end
-        if not isinstance(latest, dict):
+        latest, end = _offsets(source.get("latestOffset")), _offsets(source.get("endOffset"))
+        if latest is None:
             continue
         for topic, parts in latest.items():
             done = (end or {}).get(topic, {})
             lag += sum(max(0, int(v) - int(done.get(p, 0))) for p, v in parts.items())
     return lag
+
+
+def _offsets(value: Any) -> dict[str, dict[str, int]] | None:
+    """A Kafka source offset report as {topic: {partition: offset}}, or None if it is not one."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        return None
+    return value
 
 
 class StreamMonitor:
@@ -65,7 +78,13 @@ class StreamMonitor:
         self._last_write = 0.0
 
     def update(self, active: bool = True) -> None:
-        """Refresh the lag gauge and, at most every second, the status file."""
+        """Refresh the lag gauge and, at most every second, the status file (never raises)."""
+        try:
+            self._update(active)
+        except Exception as exc:  # monitoring must never stop the stream
+            log.warning("cannot publish the stream's status: %r", exc)
+
+    def _update(self, active: bool) -> None:
         now = time.time()
         if active and now - self._last_write < 1.0:
             return
