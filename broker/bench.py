@@ -184,8 +184,11 @@ def markdown(r: dict[str, Any]) -> str:
         f"Measured by `faucon bench{' --quick' if r['quick'] else ''}` on {r['date']}: "
         f"{r['cores']} cores, {r['memory_gb']:.0f} GB, {r['alerts']:,} real alerts "
         f"({r['distinct_messages']:,} distinct ZTF and Rubin messages looped), "
-        f"{r['filters']} filters. Ratios are against the decode-only floor measured in the "
-        "same run.",
+        f"{r['filters']} filters yielding "
+        f"{r['throughput'].get('filter_messages_per_alert', float('nan')):.2f} filter-topic "
+        "messages per alert. Ratios are against the decode-only floor measured in the same "
+        f"run. Load average when it started: {r.get('load_average_at_start')} (other work on "
+        "the machine lowers every figure).",
         "",
         "| measure | value | target | ratio to decode floor |",
         "|---|---|---|---|",
@@ -229,6 +232,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count() or 1,
         "memory_gb": mem_kb / 1024 / 1024,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
     }
 
 
