@@ -121,6 +121,18 @@ class QualitySettings(BaseModel):
     )
 
 
+class LimitsSettings(BaseModel):
+    """Limits that keep bad or excessive input from exhausting memory or disk."""
+
+    model_config = _FROZEN
+    max_decoded_block_mib: int = Field(
+        64, ge=1, description="largest decompressed Avro block of one message, MiB"
+    )
+    archive_min_free_gib: float = Field(
+        1.0, ge=0.0, description="the archive refuses to write below this free disk space, GiB"
+    )
+
+
 class Settings(BaseSettings):
     """All of Faucon's configuration."""
 
@@ -156,6 +168,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = QualitySettings()  # type: ignore[call-arg]
     filters: FilterSettings = FilterSettings()
     crossmatch: CrossmatchSettings = CrossmatchSettings()
+    limits: LimitsSettings = LimitsSettings()  # type: ignore[call-arg]
 
     @field_validator("archive_dir", mode="before")
     @classmethod

@@ -41,6 +41,7 @@ from fastavro.schema import load_schema
 
 from broker.config import REPO_ROOT
 from broker.errors import DeserializeError
+from broker.schema_guard import check_writer_schema
 
 OCF_MAGIC = b"Obj\x01"
 WIRE_MAGIC = 0
@@ -75,9 +76,9 @@ def _read_long(buf: io.BytesIO) -> int:
             raise DeserializeError("corrupt_avro", "varint longer than 10 bytes")
 
 
-def _decompress(codec: str, data: bytes) -> bytes:
+def _decompress(codec: str, data: bytes, limit: int) -> bytes:
     try:
-        return _decompress_raw(codec, data)
+        return _decompress_raw(codec, data, limit)
     except DeserializeError:
         raise
     except Exception as exc:  # zlib.error, cramjam.DecompressionError, ...
@@ -86,19 +87,38 @@ def _decompress(codec: str, data: bytes) -> bytes:
         ) from exc
 
 
-def _decompress_raw(codec: str, data: bytes) -> bytes:
+def _too_big(codec: str, limit: int) -> DeserializeError:
+    return DeserializeError(
+        "oversized_block",
+        f"{codec} block decompresses to more than {limit} bytes "
+        "(FAUCON_LIMITS__MAX_DECODED_BLOCK_MIB)",
+    )
+
+
+def _decompress_raw(codec: str, data: bytes, limit: int) -> bytes:
+    """Decompress one block, never producing more than ``limit`` bytes."""
     if codec == "null":
         return data
     if codec == "deflate":
-        return zlib.decompress(data, -15)
+        inflater = zlib.decompressobj(-15)
+        out = inflater.decompress(data, limit)
+        if inflater.unconsumed_tail:
+            raise _too_big(codec, limit)
+        return out
     if codec == "snappy":
         import cramjam
 
+        if cramjam.snappy.decompress_raw_len(data[:-4]) > limit:
+            raise _too_big(codec, limit)
         return bytes(cramjam.snappy.decompress_raw(data[:-4]))
     if codec == "zstandard":
         import cramjam
 
-        return bytes(cramjam.zstd.decompress(data))
+        # Frames without a content size cannot be checked before decompressing.
+        out = bytes(cramjam.zstd.decompress(data))
+        if len(out) > limit:
+            raise _too_big(codec, limit)
+        return out
     raise DeserializeError("unsupported_codec", f"Avro codec {codec!r} is not supported")
 
 
@@ -200,11 +220,19 @@ class Decoder:
         The repository's ``schemas`` directory (for Rubin schema ids).
     max_records
         Most records accepted in one container message (alerts are one per message).
+    max_block_bytes
+        Largest decompressed container block, bytes (``limits.max_decoded_block_mib``).
     """
 
-    def __init__(self, schemas_dir: Path | None = None, max_records: int = 1) -> None:
+    def __init__(
+        self,
+        schemas_dir: Path | None = None,
+        max_records: int = 1,
+        max_block_bytes: int = 64 << 20,
+    ) -> None:
         self.registry = SchemaRegistry(schemas_dir) if schemas_dir else default_registry()
         self.max_records = max_records
+        self.max_block_bytes = max_block_bytes
         self._ocf_schemas: dict[bytes, tuple[Any, str]] = {}
 
     def decode(self, value: bytes | None) -> tuple[dict[str, Any], str]:
@@ -279,7 +307,10 @@ class Decoder:
         if cached is None:
             try:
                 raw = json.loads(schema_bytes)
+                check_writer_schema(raw)
                 cached = (fastavro.parse_schema(raw), str(raw.get("name", "")))
+            except DeserializeError:
+                raise
             except Exception as exc:
                 raise DeserializeError("corrupt_avro", f"writer schema: {exc!r}") from exc
             self._ocf_schemas[key] = cached
@@ -302,7 +333,7 @@ class Decoder:
                     f"container holds more than {self.max_records} record(s); "
                     "alerts are published one per message",
                 )
-            block = io.BytesIO(_decompress(codec, data))
+            block = io.BytesIO(_decompress(codec, data, self.max_block_bytes))
             for _ in range(count):
                 try:
                     records.append(fastavro.schemaless_reader(block, schema, None))  # type: ignore[arg-type]

@@ -89,8 +89,8 @@ def output_schema() -> pa.Schema:
 
 
 @cache
-def _decoder() -> Decoder:
-    return Decoder()
+def _decoder(max_block_bytes: int) -> Decoder:
+    return Decoder(max_block_bytes=max_block_bytes)
 
 
 @cache
@@ -135,7 +135,9 @@ def _accept(
     """Decode, normalize, apply quality cuts: ``(alert, None)`` or ``(None, dead letter)``."""
     ingest_ms = int(msg.get("timestamp_ms") or 0)
     try:
-        record, schema_name = _decoder().decode(msg["value"])
+        record, schema_name = _decoder(settings.limits.max_decoded_block_mib << 20).decode(
+            msg["value"]
+        )
         alert = normalize(record, schema_name)
     except DeserializeError as exc:
         stage = "process" if exc.reason == "invalid_alert" else "deserialize"

@@ -63,5 +63,5 @@ def inspect_paths(paths: list[str]) -> list[Inspected]:
     files = expand_paths(paths)
     if not files:
         raise ConfigError(f"no .avro file found in {paths}")
-    decoder = Decoder(max_records=1_000_000)
+    decoder = Decoder(max_records=1_000_000, max_block_bytes=1 << 31)
     return [inspect_file(p, decoder) for p in files]

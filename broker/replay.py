@@ -112,7 +112,7 @@ def messages_from_file(path: Path, decoder: Decoder) -> tuple[list[Message], str
 
 def load_messages(paths: Iterable[str], skipped: dict[str, str] | None = None) -> list[Message]:
     """Every message for the given paths, in order."""
-    decoder = Decoder(max_records=1_000_000)
+    decoder = Decoder(max_records=1_000_000, max_block_bytes=1 << 31)
     out: list[Message] = []
     for path in expand_paths(paths):
         try:

@@ -1,10 +1,11 @@
 """Mutations of real alerts for fuzzing the stream (issue 9).
 
-Open bug, reproduced with these cases: ``mutants(good, random.Random(20261122))``
-over ``deploy/demo-alerts/ztf/kowalski-4.01-85a86d2d.avro`` and
-``deploy/demo-alerts/lsst/wire``: case 496 (bit flips in a ZTF container) makes
-the decode stage allocate without bound (about 24 GB, OOM-killed). The fuzz
-test through the real stream lands with the fix.
+Case 496 of ``mutants(good, random.Random(20261122))`` over
+``deploy/demo-alerts/ztf/kowalski-4.01-85a86d2d.avro`` and
+``deploy/demo-alerts/lsst/wire`` once made the decode stage allocate without
+bound (about 24 GB, OOM-killed): a bit flip turned ``"fields"`` into
+``"fyelds"`` in the writer schema, so an array of empty records cost no bytes.
+:mod:`broker.schema_guard` now refuses such schemas (``invalid_schema``).
 """
 
 from __future__ import annotations
