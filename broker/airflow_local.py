@@ -30,6 +30,7 @@ from typing import Any
 
 from broker.config import REPO_ROOT, Settings
 from broker.errors import InfrastructureError
+from broker.processes import alive
 
 AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -191,25 +192,15 @@ class LocalAirflow:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while any(self._alive(p) for p in family) and time.monotonic() < deadline:
+            while any(alive(p) for p in family) and time.monotonic() < deadline:
                 time.sleep(0.2)
             for target in family:
-                if self._alive(target):
+                if alive(target):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(target, signal.SIGKILL)
             self._pid_file(service).unlink(missing_ok=True)
             stopped.append(service)
         return stopped
-
-    @staticmethod
-    def _alive(pid: int) -> bool:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
 
     def status(self) -> dict[str, Any]:
         """Home, per-service pid (None when not running) and API health."""
@@ -220,13 +211,6 @@ class LocalAirflow:
             "services": {s: self._pid(s) for s in SERVICES},
             "healthy": self.healthy(),
         }
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return "Z"
 
 
 def _descendants(pid: int) -> list[int]:

@@ -30,6 +30,7 @@ from broker.cli_catalogs import app as catalogs_app
 from broker.cli_filter import app as filter_app
 from broker.cli_kafka import app as kafka_app
 from broker.cli_models import app as models_app
+from broker.cli_users import app as users_app
 from broker.config import load_settings
 from broker.errors import FauconError
 
@@ -46,6 +47,7 @@ app.add_typer(archive_app, name="archive", help="Parquet archive of enriched ale
 app.add_typer(airflow_app, name="airflow", help="Local Apache Airflow running the Faucon DAGs.")
 models_app.command("retrain")(retrain_command)
 app.add_typer(filter_app, name="filter", help="Register, test and manage science filters.")
+app.add_typer(users_app, name="users", help="Kafka users (SASL/SCRAM) and their ACLs.")
 console = Console(soft_wrap=True)  # no hard line breaks in output scripts read
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -155,13 +157,23 @@ def consume(
     save: Annotated[Path | None, typer.Option(help="save one .avro file per alert here")] = None,
     dedupe: Annotated[bool, typer.Option("--dedupe", help="drop repeated alert ids")] = False,
     timeout: Annotated[float, typer.Option(help="stop after this many idle seconds")] = 10.0,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Kafka client properties from `faucon users add` (SASL user)"),
+    ] = None,
 ) -> None:
-    """Read a Faucon topic: print alerts as a table or JSON, or save them."""
+    """Read a Faucon topic: print alerts as a table or JSON, or save them.
+
+    On a secured broker the user and password come from --credentials FILE or
+    FAUCON_KAFKA__CREDENTIALS_FILE / FAUCON_KAFKA__SASL_USERNAME with
+    FAUCON_KAFKA__SASL_PASSWORD(_FILE), never from the command line.
+    """
     from broker.consume import decode_output, print_json, read_topic, save_message, table_row
+    from broker.credentials import settings_with_credentials
 
     if fmt not in ("table", "json"):
         raise FauconError(f"--format {fmt!r}: choose table or json")
-    settings = load_settings()
+    settings = settings_with_credentials(load_settings(), credentials)
     seen: set[tuple[str, int]] = set()
     rows, n, dropped = [], 0, 0
     for msg in read_topic(settings, topic, from_beginning, max_messages, timeout):

@@ -19,9 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -29,8 +26,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from broker.cli_support import print_json, run
 from broker.config import Settings, load_settings
-from broker.errors import ConfigError, FauconError
+from broker.errors import ConfigError
 
 T = TypeVar("T")
 app = typer.Typer(help="Parquet archive of enriched alerts, by survey and night.")
@@ -40,19 +38,6 @@ cli.add_typer(app, name="archive")
 cli.add_typer(airflow_app, name="airflow")
 _err = Console(stderr=True)
 Night = Annotated[str, typer.Option(help="night YYYY-MM-DD (Rubin dayObs: UTC date - 12 h)")]
-
-
-def _run(action: Callable[[], T]) -> T:
-    """Run ``action``; a Faucon error becomes a one-line message and exit status 1."""
-    try:
-        return action()
-    except FauconError as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 @app.callback(invoke_without_command=True)
@@ -67,8 +52,8 @@ def archive(
         raise typer.Exit(2)
     from broker.archive import archive_night
 
-    run = _run(lambda: archive_night(load_settings(), night))
-    _print_json(asdict(run))
+    result = run(lambda: archive_night(load_settings(), night))
+    print_json(asdict(result))
 
 
 @app.command()
@@ -79,7 +64,7 @@ def compact(
     """Rewrite a night's partitions into few large Parquet files."""
     from broker.archive_files import compact_night
 
-    _print_json(_run(lambda: compact_night(load_settings(), night, max_rows_per_file=max_rows)))
+    print_json(run(lambda: compact_night(load_settings(), night, max_rows_per_file=max_rows)))
 
 
 @app.command()
@@ -87,7 +72,7 @@ def manifest(night: Night) -> None:
     """Write the night's manifest.json (counts, Kafka offsets, files with sha256 and rows)."""
     from broker.archive_files import write_manifest
 
-    _print_json(_run(lambda: write_manifest(load_settings(), night)))
+    print_json(run(lambda: write_manifest(load_settings(), night)))
 
 
 @app.command()
@@ -95,7 +80,7 @@ def verify(night: Night) -> None:
     """Check files against the manifest and that every published alert is archived once."""
     from broker.archive_files import verify_night
 
-    _print_json(_run(lambda: verify_night(load_settings(), night)))
+    print_json(run(lambda: verify_night(load_settings(), night)))
 
 
 @app.command()
@@ -109,9 +94,9 @@ def followup(
     """Rank the night's alerts by snia uncertainty; publish the top on <prefix>.followup."""
     from classifiers.active import publish_followup
 
-    summary = _run(lambda: publish_followup(load_settings(), night, top=top, max_mag=max_mag))
+    summary = run(lambda: publish_followup(load_settings(), night, top=top, max_mag=max_mag))
     _err.print(f"{len(summary.records)} follow-up targets on {summary.topic}, in {summary.path}")
-    _print_json(summary.records)
+    print_json(summary.records)
 
 
 def filter_expression(settings: Settings, name: str) -> str:
@@ -146,9 +131,9 @@ def replay(
         condition = filter_expression(settings, filter_name) if filter_name else where
         return replay_night(settings, night, topic, condition)
 
-    summary = _run(action)
+    summary = run(action)
     _err.print(f"replayed {summary.sent} alerts of night {night} to {topic}")
-    _print_json({k: v for k, v in asdict(summary).items() if k != "alert_ids"})
+    print_json({k: v for k, v in asdict(summary).items() if k != "alert_ids"})
 
 
 def retrain(
@@ -166,10 +151,10 @@ def retrain(
 ) -> None:
     """Train a candidate, evaluate it and the promoted version on the same held-out set,
     promote it when not worse; the report is saved next to the candidate."""
-    from classifiers.retrain import retrain as run
+    from classifiers.retrain import retrain as retrain_task
 
     def action() -> dict[str, Any]:
-        return run(
+        return retrain_task(
             task,
             data,
             work_dir=work_dir,
@@ -182,7 +167,7 @@ def retrain(
             log=lambda m: _err.print(m),
         )
 
-    _print_json(_run(action))
+    print_json(run(action))
 
 
 cli.command("retrain")(retrain)
@@ -196,7 +181,7 @@ def start(
     from broker.airflow_local import LocalAirflow
 
     local = LocalAirflow(load_settings(), port=port)
-    _run(local.start)
+    run(local.start)
     _err.print(f"Airflow up on http://127.0.0.1:{port} (AIRFLOW_HOME={local.home})")
 
 
@@ -205,7 +190,7 @@ def stop() -> None:
     """Stop the local Airflow processes started by `faucon airflow start`."""
     from broker.airflow_local import LocalAirflow
 
-    stopped = _run(LocalAirflow(load_settings()).stop)
+    stopped = run(LocalAirflow(load_settings()).stop)
     _err.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
@@ -214,7 +199,7 @@ def status() -> None:
     """Which local Airflow processes run, and where AIRFLOW_HOME is."""
     from broker.airflow_local import LocalAirflow
 
-    _print_json(_run(LocalAirflow(load_settings()).status))
+    print_json(run(LocalAirflow(load_settings()).status))
 
 
 def main() -> None:

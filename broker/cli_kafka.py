@@ -15,16 +15,12 @@ Mounted by the main CLI as ``faucon kafka``::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from broker.cli_support import fail_clearly
 from broker.config import settings
-from broker.errors import FauconError
 from broker.kafka_local import LocalKafka
 from broker.topics import list_topics, topic_counts
 
@@ -33,22 +29,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _fail_clearly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a FauconError's message (no traceback) and exit with code 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except FauconError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
 @app.command()
-@_fail_clearly
+@fail_clearly
 def start(
     timeout: float = typer.Option(60.0, help="seconds to wait for the broker to answer"),
 ) -> None:
@@ -62,7 +44,7 @@ def start(
 
 
 @app.command()
-@_fail_clearly
+@fail_clearly
 def stop() -> None:
     """Stop the broker started from this state dir; no-op if stopped."""
     kafka = LocalKafka(settings())
@@ -72,7 +54,7 @@ def stop() -> None:
 
 
 @app.command()
-@_fail_clearly
+@fail_clearly
 def status() -> None:
     """Show listeners, pid, data dir and topics; exit code 1 if not running."""
     kafka = LocalKafka(settings())

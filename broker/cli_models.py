@@ -16,9 +16,6 @@ Examples
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -26,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.errors import FauconError
+from broker.cli_support import print_json, run
 
 app = typer.Typer(
     help="Supernova classifiers: train, list, show, evaluate, promote.", no_args_is_help=True
@@ -40,19 +37,6 @@ ModelsDir = Annotated[
         "--models-dir", help="registry root (default $FAUCON_MODELS_DIR or classifiers/models)"
     ),
 ]
-
-
-def _run(action: Callable[[], T]) -> T:
-    """Run ``action``; a Faucon error becomes a one-line message and exit status 1."""
-    try:
-        return action()
-    except FauconError as exc:
-        _err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
 @app.command()
@@ -87,8 +71,8 @@ def train(
             registry.promote(manifest["name"], manifest["version"], models_dir)
         return manifest
 
-    manifest = _run(action)
-    _print_json({k: manifest[k] for k in ("name", "version", "model_sha256", "metrics")})
+    manifest = run(action)
+    print_json({k: manifest[k] for k in ("name", "version", "model_sha256", "metrics")})
 
 
 @app.command("list")
@@ -120,9 +104,9 @@ def list_models(
                 )
         return rows
 
-    rows = _run(action)
+    rows = run(action)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(
         "name", "version", "promoted", "surveys", "bands", "AUC full", "AUC early", "created"
@@ -157,7 +141,7 @@ def show(
         manifest["promoted"] = registry.promoted_version(name, models_dir) == v
         return manifest
 
-    _print_json(_run(action))
+    print_json(run(action))
 
 
 @app.command()
@@ -174,8 +158,8 @@ def evaluate(
     """Score labelled curves with the ONNX model; print n, roc_auc, accuracy, purity, efficiency."""
     from classifiers.evaluate import evaluate as run_evaluate
 
-    _print_json(
-        _run(
+    print_json(
+        run(
             lambda: run_evaluate(
                 model, snana, version=version, early_days=early, limit=limit, models_dir=models_dir
             )
@@ -192,5 +176,5 @@ def promote(
     """Make VERSION the version the stream uses (atomic; running scorers reload it)."""
     from classifiers import registry
 
-    _run(lambda: registry.promote(name, version, models_dir))
+    run(lambda: registry.promote(name, version, models_dir))
     _err.print(f"{name}: version {version} promoted")

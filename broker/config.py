@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,10 +56,24 @@ class KafkaSettings(BaseModel):
         description="compression of the messages Faucon produces (ZTF cutouts are already gzip)",
     )
     linger_ms: int = Field(20, ge=0, description="producer batching delay, milliseconds")
-    security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT or SASL_PLAINTEXT")
-    sasl_username: str = Field("", description="SASL/SCRAM user of the broker's own services")
+    security_protocol: str = Field(
+        "PLAINTEXT",
+        pattern="^(PLAINTEXT|SASL_PLAINTEXT)$",
+        description="PLAINTEXT or SASL_PLAINTEXT (SCRAM-SHA-512; the local broker then "
+        "enforces ACLs)",
+    )
+    sasl_username: str = Field("", description="SASL/SCRAM user of this process")
     sasl_password_file: str = Field(
         "", description="file holding the SASL password (never put the password itself here)"
+    )
+    sasl_password: SecretStr = Field(
+        SecretStr(""),
+        description="SASL password from the environment (a secret: prefer sasl_password_file)",
+    )
+    credentials_file: str = Field(
+        "",
+        description="Kafka client properties file with sasl.username and sasl.password, "
+        "as written by `faucon users add`",
     )
 
     @field_validator("subscribe_pattern")

@@ -27,7 +27,10 @@ from typing import Any
 import fastavro
 
 from broker.config import Settings
-from broker.errors import DeserializeError, InfrastructureError
+from broker.errors import AccessDenied, DeserializeError, InfrastructureError
+
+# TOPIC_AUTHORIZATION_FAILED, GROUP_AUTHORIZATION_FAILED, SASL_AUTHENTICATION_FAILED
+_DENIED = (29, 30, 58)
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,17 @@ def read_topic(
 
     from broker.topics import client_config
 
+    auth_errors: list[str] = []
+
+    def on_error(err: Any) -> None:
+        if err.code() == -169:  # _AUTHENTICATION: wrong user or password, or no SASL
+            auth_errors.append(err.str())
+
     conf = client_config(settings)
     conf.update(
         {
-            "group.id": group or f"faucon-consume-{uuid.uuid4().hex[:8]}",
+            "error_cb": on_error,
+            "group.id": group or f"{_group_owner(settings)}consume-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": group is not None,
             "fetch.max.bytes": max(settings.kafka.max_message_bytes, 52428800),
@@ -77,6 +87,12 @@ def read_topic(
         n, last, join_deadline = 0, time.monotonic(), time.monotonic() + 60.0
         while max_messages is None or n < max_messages:
             msg = consumer.poll(0.5)
+            if auth_errors:
+                raise AccessDenied(
+                    f"Kafka at {settings.kafka.bootstrap} refused the login: {auth_errors[0]}; "
+                    "check the user and password (FAUCON_KAFKA__CREDENTIALS_FILE, "
+                    "--credentials)"
+                )
             if msg is None:
                 if not assigned and time.monotonic() < join_deadline:
                     last = time.monotonic()
@@ -87,6 +103,12 @@ def read_topic(
             if error is not None:
                 if error.code() == -191:  # end of partition
                     continue
+                if error.code() in _DENIED:
+                    raise AccessDenied(
+                        f"reading {topic} refused by Kafka ({error.str()}): this user has no "
+                        "READ ACL for it; ask the operator for `faucon users add USER --read "
+                        f"{topic}`"
+                    )
                 raise InfrastructureError(f"reading {topic}: {error}")
             last = time.monotonic()
             n += 1
@@ -107,6 +129,15 @@ def read_topic(
         ) from exc
     finally:
         consumer.close()
+
+
+def _group_owner(settings: Settings) -> str:
+    """Prefix of throw-away group ids: ``USER.`` on a secured broker (its ACL), else faucon-."""
+    if settings.kafka.security_protocol == "PLAINTEXT":
+        return "faucon-"
+    from broker.credentials import sasl_credentials
+
+    return f"{sasl_credentials(settings).username}."
 
 
 def decode_output(value: bytes) -> dict[str, Any]:

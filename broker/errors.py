@@ -36,6 +36,10 @@ class InfrastructureError(FauconError):
     """A required service or file (Kafka, Spark, Java, a jar) is unavailable."""
 
 
+class AccessDenied(FauconError):
+    """The Kafka user is not authenticated, or has no ACL for what it tried."""
+
+
 class DeserializeError(FauconError):
     """One input message cannot be decoded.
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -38,8 +38,11 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from broker.config import Settings
+from broker.credentials import write_secret
 from broker.errors import ConfigError, InfrastructureError
 from broker.jars import KAFKA_VERSION, ensure_kafka_jars
+from broker.kafka_sasl import admin_settings, format_argfile, sasl_server_properties
+from broker.processes import alive, check_port_free, wait_exit
 from broker.topics import client_config
 
 KAFKA_MAIN = "kafka.Kafka"
@@ -126,12 +129,8 @@ class LocalKafka:
         """Return the broker configuration written to ``server.properties``."""
         k = self.settings.kafka
         listen = self.listeners()
-        protocols = {"CLIENT": k.security_protocol.upper(), "CONTROLLER": "PLAINTEXT"}
-        if protocols["CLIENT"] != "PLAINTEXT":
-            raise ConfigError(
-                f"kafka.security_protocol={k.security_protocol!r}: the local broker only "
-                "supports PLAINTEXT so far; unset FAUCON_KAFKA__SECURITY_PROTOCOL"
-            )
+        protocol = "SASL_PLAINTEXT" if self.secured else "PLAINTEXT"
+        protocols = {"CLIENT": protocol, "CONTROLLER": protocol}
         props = dict(kv.split("=", 1) for kv in _FIXED_PROPS.split())
         props |= {
             "controller.quorum.voters": f"1@{listen['CONTROLLER']}",
@@ -146,9 +145,32 @@ class LocalKafka:
         }
         return props | self._security_properties()
 
+    @property
+    def secured(self) -> bool:
+        """Whether the broker runs SASL listeners and enforces ACLs."""
+        return self.settings.kafka.security_protocol.upper() == "SASL_PLAINTEXT"
+
+    def admin_settings(self) -> Settings:
+        """Settings of the broker's super user, for administration (unchanged if unsecured)."""
+        return (
+            admin_settings(self.settings, self.admin_password_file)
+            if self.secured
+            else self.settings
+        )
+
     def _security_properties(self) -> dict[str, str]:
-        """Extra properties of secured listeners (SASL/SCRAM goes here; none for PLAINTEXT)."""
-        return {}
+        """SASL listeners and ACLs (:mod:`broker.kafka_sasl`); none for PLAINTEXT."""
+        return sasl_server_properties(self._admin_password()) if self.secured else {}
+
+    @property
+    def admin_password_file(self) -> Path:
+        """File (mode 600) with the super user's password, created on first secured start."""
+        return self.home / "admin.password"
+
+    def _admin_password(self) -> str:
+        if not self.admin_password_file.is_file():
+            write_secret(self.admin_password_file, secrets.token_urlsafe(24))
+        return self.admin_password_file.read_text().strip()
 
     def is_running(self) -> bool:
         """Return whether the broker started from this state dir is alive."""
@@ -174,12 +196,19 @@ class LocalKafka:
             raise InfrastructureError("java not found on PATH; install a Java 17+ runtime")
         jars = ensure_kafka_jars(self.settings)
         for name, address in self.listeners().items():
-            _check_port_free(name, address)
+            check_port_free(name, address)
         self._write_config()
         java = [java_bin, *JVM_OPTS.split(), f"-Dkafka.logs.dir={self.log_file.parent}"]
         java += [f"-Dlog4j2.configurationFile={self.home / 'log4j2.xml'}", "-cp", f"{jars}/*"]
         if not (self.data_dir / "meta.properties").is_file():
             self._format(java)
+        elif self.secured and not (self.home / "secured").is_file():
+            raise ConfigError(
+                f"Kafka data in {self.data_dir} was created without SASL, so it has no super "
+                "user: stop, remove that folder (its topics are lost) or use another "
+                "FAUCON_STATE_DIR, then start again with FAUCON_KAFKA__SECURITY_PROTOCOL="
+                "SASL_PLAINTEXT"
+            )
         cmd = [*java, KAFKA_MAIN, str(self.properties_file)]
         # double fork through sh: java is detached (own session), not our child
         launcher = '"$@" >>"$0" 2>&1 </dev/null & echo $!'
@@ -201,10 +230,10 @@ class LocalKafka:
         if (pid := self._pid()) is None:
             return False
         os.kill(pid, signal.SIGTERM)
-        if not _wait_exit(pid, timeout):
+        if not wait_exit(pid, timeout):
             log.warning("Kafka (pid %d) ignored SIGTERM for %.0f s; killing it", pid, timeout)
             os.kill(pid, signal.SIGKILL)
-            _wait_exit(pid, 10.0)
+            wait_exit(pid, 10.0)
         self.pid_file.unlink(missing_ok=True)
         log.info("Kafka (pid %d) stopped", pid)
         return True
@@ -227,7 +256,7 @@ class LocalKafka:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
             cmdline = ""
-        if _alive(pid) and (not cmdline or str(self.properties_file) in cmdline):
+        if alive(pid) and (not cmdline or str(self.properties_file) in cmdline):
             return pid
         log.info("removing stale pid file %s (pid %d is not our broker)", self.pid_file, pid)
         self.pid_file.unlink(missing_ok=True)
@@ -237,7 +266,8 @@ class LocalKafka:
         """Write server.properties, log4j2.xml and (once) the cluster id."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         lines = [f"{k}={v}" for k, v in self.server_properties().items()]
-        self.properties_file.write_text("# written by broker/kafka_local.py\n" + "\n".join(lines))
+        text = "# written by broker/kafka_local.py\n" + "\n".join(lines)
+        write_secret(self.properties_file, text)  # mode 600: may hold the super user's password
         (self.home / "log4j2.xml").write_text(_LOG4J2.format(logs=self.log_file.parent))
 
     def _format(self, java: list[str]) -> None:
@@ -245,9 +275,19 @@ class LocalKafka:
         id_file = self.home / "cluster.id"
         if not id_file.is_file():
             id_file.write_text(_kafka_uuid() + "\n")
-        cmd = [*java, STORAGE_TOOL_MAIN, "format", "-t", id_file.read_text().strip()]
-        cmd += ["-c", str(self.properties_file)]
-        if (proc := subprocess.run(cmd, capture_output=True, text=True)).returncode:
+        args = [STORAGE_TOOL_MAIN, "format", "-t", id_file.read_text().strip()]
+        args += ["-c", str(self.properties_file)]
+        argfile = self.home / "format.args"
+        if self.secured:  # the super user's SCRAM credential, via a java @argfile (mode 600)
+            write_secret(argfile, format_argfile(args, self._admin_password()))
+            args = [f"@{argfile}"]
+        try:
+            proc = subprocess.run([*java, *args], capture_output=True, text=True)
+        finally:
+            argfile.unlink(missing_ok=True)
+        if self.secured and not proc.returncode:
+            (self.home / "secured").write_text("formatted with SASL/SCRAM and ACLs\n")
+        if proc.returncode:
             raise InfrastructureError(
                 f"formatting Kafka storage in {self.data_dir} failed:\n"
                 f"{(proc.stdout + proc.stderr).strip()[-2000:]}\n"
@@ -259,14 +299,14 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         admin: AdminClient | None = None
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not alive(pid):
                 self.pid_file.unlink(missing_ok=True)
                 hint = ""
                 if "Address already in use" in self.log_tail(200):
                     hint = " A port it needs is in use: free it or change FAUCON_KAFKA__BOOTSTRAP."
                 raise InfrastructureError(f"Kafka exited during startup.{hint}\n{self.log_tail()}")
             with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 1):
-                admin = admin or AdminClient(client_config(self.settings))
+                admin = admin or AdminClient(client_config(self.admin_settings()))
                 with contextlib.suppress(KafkaException):
                     if admin.list_topics(timeout=2).brokers:
                         return
@@ -279,53 +319,9 @@ class LocalKafka:
         )
 
 
-def _check_port_free(name: str, address: str) -> None:
-    """Raise if another process already listens on ``address`` (host:port)."""
-    host, _, port = address.rpartition(":")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Java does
-        try:
-            sock.bind((host.strip("[]"), int(port)))
-        except OSError as exc:
-            raise InfrastructureError(
-                f"{address} ({name} listener) is already in use by another process, maybe "
-                "another Kafka broker (see `ss -ltnp`). Stop it, or choose free ports with "
-                "FAUCON_KAFKA__BOOTSTRAP (the controller uses the next port)."
-                if exc.errno == errno.EADDRINUSE
-                else f"cannot bind {address} for Kafka: {exc}"
-            ) from None
-
-
 def _kafka_uuid() -> str:
     """Return a random Kafka cluster id (URL-safe base64 of 16 bytes, not starting with '-')."""
     text = "-"
     while text.startswith("-"):
         text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     return text
-
-
-def _alive(pid: int) -> bool:
-    """Return whether ``pid`` is a live (non-zombie) process; reap it if it is our child."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rpartition(")")[2].split()[0] != "Z"
-    return True
-
-
-def _wait_exit(pid: int, timeout: float) -> bool:
-    """Wait until ``pid`` exits; return whether it did within ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True

@@ -21,17 +21,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from broker.config import Settings
+from broker.credentials import SASL_MECHANISM, sasl_credentials
 from broker.errors import ConfigError, InfrastructureError
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT")
-SASL_MECHANISM = "SCRAM-SHA-512"
 _TIMEOUT_S = 15.0
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
     -------
     dict
         ``bootstrap.servers``, ``security.protocol`` and, for SASL, the SCRAM
-        mechanism, user and password (read from ``sasl_password_file``).
+        mechanism, user and password (see :mod:`broker.credentials`).
 
     Raises
     ------
@@ -76,24 +75,11 @@ def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         "logger": log,
     }
     if protocol.startswith("SASL"):
-        if not k.sasl_username or not k.sasl_password_file:
-            raise ConfigError(
-                "kafka.security_protocol is SASL_PLAINTEXT but kafka.sasl_username or "
-                "kafka.sasl_password_file is empty; set both (FAUCON_KAFKA__SASL_USERNAME, "
-                "FAUCON_KAFKA__SASL_PASSWORD_FILE)"
-            )
-        path = Path(k.sasl_password_file).expanduser()
-        try:
-            password = path.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read kafka.sasl_password_file {path}: {exc.strerror}; "
-                "create it (mode 600) with the SASL password on one line"
-            ) from None
+        creds = sasl_credentials(settings)
         conf |= {
             "sasl.mechanisms": SASL_MECHANISM,
-            "sasl.username": k.sasl_username,
-            "sasl.password": password,
+            "sasl.username": creds.username,
+            "sasl.password": creds.password,
         }
     conf.update(extra)
     return conf

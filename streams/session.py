@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from broker.config import Settings
@@ -57,17 +56,23 @@ def spark_session(settings: Settings) -> Any:
 
 
 def kafka_security_options(settings: Settings) -> dict[str, str]:
-    """Spark Kafka options for the configured security protocol (no secrets logged)."""
+    """Spark Kafka options for the configured security protocol.
+
+    The JAAS line holds the password; Spark's Kafka connector redacts
+    ``sasl.jaas.config`` in its logs, and Faucon never logs these options.
+    """
+    from broker.credentials import SASL_MECHANISM, sasl_credentials
+
     k = settings.kafka
     if k.security_protocol == "PLAINTEXT":
         return {}
-    password = Path(k.sasl_password_file).read_text().strip() if k.sasl_password_file else ""
+    creds = sasl_credentials(settings)
     jaas = (
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{k.sasl_username}" password="{password}";'
+        f'username="{creds.username}" password="{creds.password}";'
     )
     return {
         "kafka.security.protocol": k.security_protocol,
-        "kafka.sasl.mechanism": "SCRAM-SHA-512",
+        "kafka.sasl.mechanism": SASL_MECHANISM,
         "kafka.sasl.jaas.config": jaas,
     }
