@@ -77,7 +77,7 @@ def add(
         typer.Option(help="topic or prefix* the user may read (repeatable)"),
     ] = None,
     service: Annotated[
-        str | None, typer.Option(help="a Faucon service account: stream or replay")
+        str | None, typer.Option(help="a Faucon service account: stream, airflow or replay")
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="credentials file (default <state>/users/NAME.properties)")
@@ -101,6 +101,35 @@ def add(
     console.print(f"user {name}: {len(grants)} ACLs; credentials (mode 600) in {path}")
     for grant in grants:
         console.print(f"  {grant.operation} {grant.resource} {grant}")
+
+
+@app.command()
+@fail_clearly
+def services(
+    out_dir: Annotated[Path, typer.Option(help="folder for the credentials files")],
+    owner: Annotated[
+        list[str] | None,
+        typer.Option(help="SERVICE=UID: chown that file (run as root, e.g. airflow=50000)"),
+    ] = None,
+    admin_credentials: AdminFile = None,
+) -> None:
+    """Create (or re-key) the service users faucon-stream, -replay, -airflow (compose)."""
+    import os
+
+    from broker.users import SERVICES, add_user, service_grants
+
+    owners = dict(o.split("=", 1) for o in owner or [] if "=" in o)
+    if bad := sorted(set(owners) - set(SERVICES)) or [o for o in owner or [] if "=" not in o]:
+        raise ConfigError(f"--owner {bad}: use SERVICE=UID with SERVICE in {SERVICES}")
+    settings, admin = load_settings(), _admin(admin_credentials)
+    for service in SERVICES:
+        name = f"faucon-{service}"
+        creds = add_user(admin, name, service_grants(settings, service))
+        path = out_dir / f"{name}.properties"
+        write_credentials(path, creds.username, creds.password, settings.kafka.bootstrap)
+        if uid := owners.get(service):
+            os.chown(path, int(uid), -1)
+        console.print(f"user {name}: credentials (mode 600) in {path}")
 
 
 @app.command("list")

@@ -74,6 +74,9 @@ def write_credentials(path: Path, username: str, password: str, bootstrap: str) 
         "# Kafka client credentials written by `faucon users add`; keep this file private.\n"
         f"bootstrap.servers={bootstrap}\nsecurity.protocol=SASL_PLAINTEXT\n"
         f"sasl.mechanism={SASL_MECHANISM}\nsasl.username={username}\nsasl.password={password}\n"
+        "# the same user for Kafka's own tools (--command-config, --consumer.config)\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{username}" password="{password}";\n'
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -9,9 +9,9 @@ anonymous clients and allows nothing without an ACL.  Two kinds of users:
   input, the dead-letter topic, the filter registry and Kafka's internal
   topics never can.  They write nowhere and use consumer groups named
   ``NAME.*``.
-* **services** (``--service stream`` or ``--service replay``): the stream
-  reads ``raw.*`` and owns ``<prefix>.*``; a replay (survey feed) writes
-  ``raw.*``.
+* **services** (``--service stream|airflow|replay``): the stream and
+  Airflow's DAGs read ``raw.*`` and own ``<prefix>.*``; a replay (survey
+  feed) writes ``raw.*``.
 
 Examples
 --------
@@ -37,7 +37,7 @@ from broker.config import Settings
 from broker.credentials import Credentials
 from broker.errors import ConfigError, InfrastructureError
 
-SERVICES = ("stream", "replay")
+SERVICES = ("stream", "replay", "airflow")
 RAW_PREFIX = "raw."
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TIMEOUT_S = 30.0
@@ -87,7 +87,7 @@ def service_grants(settings: Settings, service: str) -> list[Grant]:
     p = f"{settings.kafka.topic_prefix}."
     if service == "replay":
         return [Grant("topic", "PREFIXED", RAW_PREFIX, op) for op in ("WRITE", "CREATE")]
-    if service == "stream":
+    if service in ("stream", "airflow"):  # Airflow's DAGs archive, retrain and replay
         own = ("READ", "WRITE", "CREATE", "DESCRIBE_CONFIGS")
         return [
             Grant("topic", "PREFIXED", RAW_PREFIX, "READ"),

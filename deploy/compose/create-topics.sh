@@ -10,6 +10,8 @@
 #   MAX_MESSAGE_BYTES  FAUCON_KAFKA__MAX_MESSAGE_BYTES         (10485760)
 #   BOOTSTRAP          the broker                              (kafka:9092)
 #   KAFKA_TOPICS_SH    the topic tool      (/opt/kafka/bin/kafka-topics.sh)
+#   COMMAND_CONFIG     client properties of a super user, when Kafka requires
+#                      SASL (deploy/compose/sasl.yml); unset: no authentication
 #
 # Also creates <prefix>.filters, the filter registry: one partition, compacted
 # (the latest definition of each filter is kept forever). Faucon's output
@@ -23,11 +25,15 @@ RAW_PARTITIONS=${RAW_PARTITIONS:-4}
 TOPIC_PREFIX=${TOPIC_PREFIX:-faucon}
 MAX_MESSAGE_BYTES=${MAX_MESSAGE_BYTES:-10485760}
 TOPICS=${KAFKA_TOPICS_SH:-/opt/kafka/bin/kafka-topics.sh}
+AUTH=()
+if [ -n "${COMMAND_CONFIG:-}" ]; then
+    AUTH=(--command-config "$COMMAND_CONFIG")
+fi
 
 create() {
     local topic=$1
     shift
-    "$TOPICS" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
+    "$TOPICS" --bootstrap-server "$BOOTSTRAP" "${AUTH[@]}" --create --if-not-exists \
         --topic "$topic" --replication-factor 1 "$@"
 }
 
@@ -39,4 +45,4 @@ create "$TOPIC_PREFIX.filters" --partitions 1 \
     --config cleanup.policy=compact --config min.cleanable.dirty.ratio=0.1
 
 echo "topics on $BOOTSTRAP:"
-"$TOPICS" --bootstrap-server "$BOOTSTRAP" --list
+"$TOPICS" --bootstrap-server "$BOOTSTRAP" "${AUTH[@]}" --list

@@ -67,3 +67,18 @@ def compose_raw() -> dict[str, Any]:
 def dockerfile() -> Dockerfile:
     """The parsed ``deploy/Dockerfile``."""
     return parse_dockerfile(DOCKERFILE.read_text())
+
+
+@pytest.fixture(scope="session")
+def kafka_topics_sh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Kafka's real ``kafka-topics.sh``: the same class on the same jars as the distribution."""
+    from broker.config import load_settings
+    from broker.jars import ensure_kafka_jars
+
+    jars = ensure_kafka_jars(load_settings())
+    script = tmp_path_factory.mktemp("kafka-bin") / "kafka-topics.sh"
+    script.write_text(
+        f'#!/bin/sh\nexec java -Xmx256m -cp "{jars}/*" org.apache.kafka.tools.TopicCommand "$@"\n'
+    )
+    script.chmod(0o755)
+    return script

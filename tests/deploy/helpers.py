@@ -94,7 +94,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_compose_config(
-    tool: Sequence[str], project_dir: Path, *extra_args: str
+    tool: Sequence[str], project_dir: Path, *extra_args: str, overlays: Sequence[Path] = ()
 ) -> subprocess.CompletedProcess[str]:
     """Run ``config`` on the repository's compose file from a test project directory.
 
@@ -107,6 +107,8 @@ def run_compose_config(
         (build context, bind mounts, ``env_file``) resolve against it.
     *extra_args
         More arguments of ``config`` (e.g. ``--quiet``).
+    overlays
+        Compose files merged over the main one (e.g. ``deploy/compose/sasl.yml``).
 
     Returns
     -------
@@ -119,6 +121,7 @@ def run_compose_config(
         str(project_dir),
         "-f",
         str(COMPOSE_FILE),
+        *(arg for path in overlays for arg in ("-f", str(path))),
         "--profile",
         "demo",
         "config",

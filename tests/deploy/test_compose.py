@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -361,33 +362,32 @@ def test_ensure_compose_tool_prints_a_working_tool(compose_tool: list[str]) -> N
     assert subprocess.run([*printed.split(), "version"], capture_output=True).returncode == 0
 
 
-@pytest.fixture
-def fake_kafka_topics(tmp_path: Path) -> tuple[Path, Path]:
-    """A stand-in kafka-topics.sh that records its arguments, one call per line."""
-    log = tmp_path / "calls.log"
-    script = tmp_path / "kafka-topics.sh"
-    script.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
-    script.chmod(0o755)
-    return script, log
+@pytest.mark.integration
+def test_create_topics_script(kafka: Any, kafka_topics_sh: Path, service_settings: Any) -> None:
+    """The script, with Kafka's own kafka-topics.sh, against the real broker; twice (idempotent)."""
+    from confluent_kafka.admin import ConfigResource
 
+    from broker.topics import admin_client, list_topics
 
-def test_create_topics_script(fake_kafka_topics: tuple[Path, Path]) -> None:
-    script, log = fake_kafka_topics
+    tag = "c" + uuid.uuid4().hex[:6]
     env = clean_env(
-        KAFKA_TOPICS_SH=str(script),
-        RAW_TOPICS="raw.ztf,raw.lsst",
-        RAW_PARTITIONS="6",
-        TOPIC_PREFIX="faucon",
+        KAFKA_TOPICS_SH=str(kafka_topics_sh),
+        BOOTSTRAP=service_settings.kafka.bootstrap,
+        RAW_TOPICS=f"raw.{tag}.ztf,raw.{tag}.lsst",
+        RAW_PARTITIONS="3",
+        TOPIC_PREFIX=tag,
     )
     create = COMPOSE_FILE.parent / "deploy" / "compose" / "create-topics.sh"
-    proc = subprocess.run(
-        ["bash", str(create)], capture_output=True, text=True, env=env, timeout=30, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-    calls = log.read_text().splitlines()
-    for topic in ("raw.ztf", "raw.lsst"):
-        (call,) = [c for c in calls if f"--topic {topic} " in c]
-        assert "--create --if-not-exists" in call and "--partitions 6" in call
-    registry_name = registry_topic(load_settings(kafka={"topic_prefix": "faucon"}))
-    (registry,) = [c for c in calls if f"--topic {registry_name} " in c]
-    assert "cleanup.policy=compact" in registry and "--partitions 1" in registry
+    for _ in range(2):
+        proc = subprocess.run(
+            ["bash", str(create)], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr
+    topics = list_topics(service_settings)
+    assert topics[f"raw.{tag}.ztf"] == topics[f"raw.{tag}.lsst"] == 3
+    registry_name = registry_topic(load_settings(kafka={"topic_prefix": tag}))
+    assert topics[registry_name] == 1
+    resource = ConfigResource("topic", registry_name)
+    admin = admin_client(service_settings)  # keep the client alive while the future runs
+    (future,) = admin.describe_configs([resource]).values()
+    assert future.result(timeout=30)["cleanup.policy"].value == "compact"
