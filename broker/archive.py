@@ -41,6 +41,7 @@ from broker.archive_kafka import offset_ranges, read_range
 from broker.archive_paths import (
     MJD_EPOCH,
     archive_root,
+    check_free_space,
     check_night,
     meta_dir,
     night_bounds_ms,
@@ -139,6 +140,7 @@ def archive_night(settings: Settings, night: str, spark: Any = None) -> ArchiveR
     run = ArchiveRun(night=night, topic=topic, starting_timestamp_ms=start_ms)
     run.offsets = {str(p): {"start": s, "end": e} for p, (s, e) in sorted(ranges.items())}
     root = archive_root(settings)
+    check_free_space(settings, night)
     tmp = root / "_tmp" / f"night={night}-{uuid.uuid4().hex[:8]}"
     new_dirs: dict[str, Path] = {}
     if any(e > s for s, e in ranges.values()):
@@ -154,6 +156,9 @@ def archive_night(settings: Settings, night: str, spark: Any = None) -> ArchiveR
                 .drop("_n", "decode_error")
             )
             kept.write.partitionBy("survey", "night").parquet(str(tmp))
+        except Exception:
+            shutil.rmtree(tmp, ignore_errors=True)  # e.g. the disk filled up mid-write
+            raise
         finally:
             decoded.unpersist()
         new_dirs = {p.parent.name.split("=", 1)[1]: p for p in tmp.glob(f"survey=*/night={night}")}

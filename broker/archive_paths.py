@@ -24,10 +24,11 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 from broker.config import Settings
-from broker.errors import ConfigError
+from broker.errors import ConfigError, InfrastructureError
 
 MJD_EPOCH = dt.date(1858, 11, 17)
 
@@ -74,3 +75,29 @@ def night_dirs(settings: Settings, night: str) -> dict[str, Path]:
 def meta_dir(settings: Settings, night: str) -> Path:
     """Where a night's run record and manifest live (``_manifests/night=<N>/``)."""
     return archive_root(settings) / "_manifests" / f"night={check_night(night)}"
+
+
+def check_free_space(settings: Settings, night: str) -> float:
+    """Refuse to archive when the archive's disk is below ``limits.archive_min_free_gib``.
+
+    Nothing is lost: the night stays in Kafka (retention) and the archive
+    manifest is not written, so a later run, once space is freed, archives
+    the same offsets.  Returns the free space in GiB.
+
+    Raises
+    ------
+    InfrastructureError
+        Naming the folder, the free and required space and what to do.
+    """
+    root = archive_root(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free / 2**30
+    need = settings.limits.archive_min_free_gib
+    if free < need:
+        raise InfrastructureError(
+            f"archive of night {night} refused: {root} has {free:.2f} GiB free, below "
+            f"FAUCON_LIMITS__ARCHIVE_MIN_FREE_GIB={need:g}. Free space (or move "
+            "FAUCON_ARCHIVE_DIR), then rerun; the alerts wait in Kafka until its retention "
+            "(log.retention.hours) ends"
+        )
+    return free

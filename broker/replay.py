@@ -165,6 +165,12 @@ def publish(
         task = bar.add_task(f"replay -> {topic}", total=total)
         for i in range(total):
             msg = messages[i % len(messages)]
+            if len(msg.value) > settings.kafka.max_message_bytes:
+                errors.append(
+                    f"message {i} ({msg.source}) has {len(msg.value)} bytes, more than "
+                    f"FAUCON_KAFKA__MAX_MESSAGE_BYTES={settings.kafka.max_message_bytes}: not sent"
+                )
+                continue
             while True:
                 try:
                     producer.produce(topic, msg.value, on_delivery=_report)
@@ -186,6 +192,7 @@ def publish(
     if remaining or errors:
         raise ProduceError(
             f"{len(errors)} message(s) failed and {remaining} undelivered to {topic} on "
-            f"{settings.kafka.bootstrap}: {errors[:3]}; is Kafka running (faucon kafka status)?"
+            f"{settings.kafka.bootstrap} ({summary.sent} handed to Kafka): "
+            f"{errors[:3]}; is Kafka running (faucon kafka status)?"
         )
     return summary

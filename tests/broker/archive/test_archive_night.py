@@ -133,3 +133,25 @@ def test_other_survey_night_and_errors(spark: Any, published: Published) -> None
     assert empty.archived_rows == 0 and night_dirs(settings, "2001-01-01") == {}
     with pytest.raises(ConfigError, match="YYYY-MM-DD"):
         archive_night(settings, "17/10/2023", spark=spark)
+
+
+def test_full_disk_refuses_with_nothing_lost(spark: Any, published: Published) -> None:
+    """Below the free-space floor the archive writes nothing; once space is back, all of it."""
+    import shutil
+
+    from broker.errors import InfrastructureError
+
+    settings = published.settings
+    night = sorted(_by_night(published))[-1]
+    free = shutil.disk_usage(archive_root(settings)).free / 2**30
+    full = settings.model_copy(
+        update={"limits": settings.limits.model_copy(update={"archive_min_free_gib": free + 1e6})}
+    )
+    before = night_dirs(settings, night)
+    with pytest.raises(InfrastructureError, match="ARCHIVE_MIN_FREE_GIB") as info:
+        archive_night(full, night, spark=spark)
+    assert str(archive_root(settings)) in str(info.value) and "retention" in str(info.value)
+    assert night_dirs(settings, night) == before
+    assert not list((archive_root(settings) / "_tmp").glob(f"night={night}-*"))
+    run = archive_night(settings, night, spark=spark)  # space again: the same night, complete
+    assert run.archived_rows == len(_by_night(published)[night])
