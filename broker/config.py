@@ -56,6 +56,12 @@ class KafkaSettings(BaseModel):
         description="compression of the messages Faucon produces (ZTF cutouts are already gzip)",
     )
     linger_ms: int = Field(20, ge=0, description="producer batching delay, milliseconds")
+    outage_tolerance_s: float = Field(
+        300.0,
+        ge=30.0,
+        description="how long the stream's writes wait for an unreachable Kafka before the "
+        "micro-batch fails (the process then exits 2 for its supervisor to restart), seconds",
+    )
     security_protocol: str = Field(
         "PLAINTEXT",
         pattern="^(PLAINTEXT|SASL_PLAINTEXT)$",

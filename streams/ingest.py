@@ -118,6 +118,9 @@ class BatchHandler:
                 .option("kafka.batch.size", "1048576")
                 .option("kafka.compression.type", k.compression)
                 .option("kafka.acks", "all")
+                # Ride out a broker restart: wait, don't fail, for outage_tolerance_s.
+                .option("kafka.max.block.ms", str(int(k.outage_tolerance_s * 1000)))
+                .option("kafka.delivery.timeout.ms", str(int(k.outage_tolerance_s * 1000)))
             )
             for key, value in kafka_security_options(self.settings).items():
                 writer = writer.option(key, value)

@@ -53,6 +53,7 @@ def service_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         state_dir=state,
         kafka={"bootstrap": f"127.0.0.1:{port}", "partitions": 2},
         spark={"driver_memory": "2g", "trigger_seconds": 0.5},
+        metrics_port=0,  # tests that scrape metrics pick a free port of their own
     )
 
 

@@ -69,7 +69,7 @@ def _original(fs: FilterSettings) -> list[FilterSpec]:
         _sql(
             "new_object",
             "is_positive AND n_detections = 1 "
-            f"AND (mjd_tai - coalesce(first_detection_mjd_tai, mjd_tai)) * 24 < "
+            f"AND (mjd_tai - coalesce(first_detection_mjd_tai, mjd_tai)) * 24 <= "
             f"{fs.new_object_max_age_hours} "
             f"AND (ss_name IS NULL OR ss_distance_arcsec > {fs.solar_system_max_arcsec})",
             "is_positive n_detections mjd_tai first_detection_mjd_tai ss_name ss_distance_arcsec",

@@ -58,12 +58,13 @@ def _ztf(rec: dict[str, Any]) -> Expected:
     sso = ss_name is not None and ssd is not None and ssd <= SSO_ARCSEC
     prv_det = [p for p in rec.get("prv_candidates") or [] if p.get("candid") and p.get("magpsf")]
     jds = c.get("jdstarthist")
-    age_h = (c["jd"] - jds) * 24 + 15 / 3600 if jds and jds > 0 else 0.0
+    # jd and jdstarthist both mark exposure starts: the age is their difference
+    age_h = (c["jd"] - jds) * 24 if jds and jds > 0 else 0.0
     not_sso = ss_name is None or (ssd is not None and ssd > SSO_ARCSEC)
     filters = set()
     if positive and c["magpsf"] < BRIGHT_MAG and (rel or 0) >= BRIGHT_REL:
         filters.add("bright_transient")
-    if positive and not prv_det and age_h < NEW_HOURS and not_sso:
+    if positive and not prv_det and age_h <= NEW_HOURS and not_sso:
         filters.add("new_object")
     if sso:
         filters.add("known_solar_system")

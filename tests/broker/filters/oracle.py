@@ -231,7 +231,7 @@ ORACLE: dict[str, Callable[[Raw], bool]] = {
     ),
     "new_object": lambda r: (
         r.n_det == 1
-        and (r.t - (r.first if r.first is not None else r.t)) * 24 < S.new_object_max_age_hours
+        and (r.t - (r.first if r.first is not None else r.t)) * 24 <= S.new_object_max_age_hours
         and _not_sso(r)
     ),
     "known_solar_system": lambda r: (
