@@ -40,7 +40,7 @@ import pyarrow as pa
 from broker import __version__
 from broker.config import Settings
 from broker.decode import Decoder
-from broker.encode import ContainerEncoder
+from broker.encode import ContainerEncoder, ProfileEncoder, View
 from broker.enrichers import run_enrichers
 from broker.errors import DeserializeError
 from broker.filters import FilterSpec
@@ -50,6 +50,7 @@ from broker.quality import quality_reason
 from broker.schema import (
     CUTOUT_FIELDS,
     PROFILES,
+    alert_schema,
     deadletter_schema,
     deadletter_schema_version,
     filter_view_schema,
@@ -96,6 +97,22 @@ def _decoder(max_block_bytes: int) -> Decoder:
 @cache
 def _encoder(profile: str) -> ContainerEncoder:
     return ContainerEncoder(profile_schema(profile))
+
+
+@cache
+def _profile_encoder() -> ProfileEncoder:
+    """Every profile of the alert, each field encoded once (``lite`` shares ``full``'s header)."""
+    full = alert_schema()
+    names = tuple(f["name"] for f in full["fields"])
+    thin = tuple(f["name"] for f in profile_schema("thin")["fields"])
+    return ProfileEncoder(
+        full,
+        {
+            "full": View(_encoder("full"), names),
+            "lite": View(_encoder("full"), names, frozenset(CUTOUT_FIELDS)),
+            "thin": View(_encoder("thin"), thin),
+        },
+    )
 
 
 @cache
@@ -171,13 +188,8 @@ def _output_row(
         key=alert["object_id"].encode(),
         enrich_errors=unit_errors,
     )
-    for profile in profiles:
-        if profile == "lite":
-            lite = dict(alert)
-            lite.update(dict.fromkeys(CUTOUT_FIELDS))
-            row["payload_lite"] = _encoder("full").encode(lite)
-        else:
-            row[f"payload_{profile}"] = _encoder(profile).encode(alert)
+    for profile, payload in _profile_encoder().encode(alert, profiles).items():
+        row[f"payload_{profile}"] = payload
     return row
 
 
