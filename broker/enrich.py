@@ -68,6 +68,8 @@ INPUT_SCHEMA = pa.schema(
     ]
 )
 STATUS_OK = "ok"
+# Room left in a Kafka message for the key, the headers and the record overhead, bytes.
+_HEADERS_ROOM = 16_384
 STATUS_REJECTED = "rejected"
 
 
@@ -121,7 +123,12 @@ def _deadletter_encoder() -> ContainerEncoder:
 
 
 def _deadletter(
-    msg: dict[str, Any], ingest_ms: int, stage: str, reason: str, detail: str
+    msg: dict[str, Any],
+    ingest_ms: int,
+    stage: str,
+    reason: str,
+    detail: str,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     record = {
         "schema_version": deadletter_schema_version(),
@@ -136,18 +143,32 @@ def _deadletter(
         "faucon_version": __version__,
         "original": msg["value"] or b"",
     }
+    payload = _deadletter_encoder().encode(record)
+    if max_bytes is not None and len(payload) > max_bytes:  # keep the reference, not the bytes
+        record["original"] = b""
+        record["detail"] = (
+            f"{record['detail'][:1500]} [original of {len(msg['value'] or b'')} bytes omitted: "
+            f"too large for the dead-letter topic; it stays at {msg['topic']} partition "
+            f"{msg['partition']} offset {msg['offset']}]"
+        )
+        payload = _deadletter_encoder().encode(record)
     return {
         "status": STATUS_REJECTED,
         "reason": reason,
         "stage": stage,
         "key": (msg["topic"] or "").encode() + b":" + str(msg["offset"]).encode(),
         "ingest_ms": ingest_ms,
-        "deadletter": _deadletter_encoder().encode(record),
+        "deadletter": payload,
     }
 
 
+def max_output_bytes(settings: Settings) -> int:
+    """Largest payload the stream writes: the message limit less room for key and headers."""
+    return settings.kafka.max_message_bytes - _HEADERS_ROOM
+
+
 def _accept(
-    msg: dict[str, Any], settings: Settings
+    msg: dict[str, Any], settings: Settings, limit: int | None = None
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Decode, normalize, apply quality cuts: ``(alert, None)`` or ``(None, dead letter)``."""
     ingest_ms = int(msg.get("timestamp_ms") or 0)
@@ -158,12 +179,12 @@ def _accept(
         alert = normalize(record, schema_name)
     except DeserializeError as exc:
         stage = "process" if exc.reason == "invalid_alert" else "deserialize"
-        return None, _deadletter(msg, ingest_ms, stage, exc.reason, exc.detail)
+        return None, _deadletter(msg, ingest_ms, stage, exc.reason, exc.detail, limit)
     except Exception as exc:  # bad input must never stop the stream
-        return None, _deadletter(msg, ingest_ms, "process", "invalid_alert", repr(exc))
+        return None, _deadletter(msg, ingest_ms, "process", "invalid_alert", repr(exc), limit)
     failed = quality_reason(alert, settings.quality)
     if failed is not None:
-        return None, _deadletter(msg, ingest_ms, "quality", *failed)
+        return None, _deadletter(msg, ingest_ms, "quality", *failed, limit)
     alert["provenance"] = {
         "faucon_version": __version__,
         "input_topic": msg["topic"],
@@ -209,8 +230,9 @@ def process_batch(
     msgs = batch.to_pylist()
     rows: list[dict[str, Any] | None] = [None] * len(msgs)
     accepted: list[tuple[int, dict[str, Any]]] = []
+    limit = max_output_bytes(settings)
     for i, msg in enumerate(msgs):
-        alert, dead = _accept(msg, settings)
+        alert, dead = _accept(msg, settings, limit)
         if alert is None:
             rows[i] = dead
         else:
@@ -223,6 +245,13 @@ def process_batch(
     for k, (i, alert) in enumerate(accepted):
         row = _output_row(alert, profiles, unit_errors)
         row["py_passed"] = passed[k]
+        size = max(len(v) for key, v in row.items() if key.startswith("payload_") and v)
+        if size > limit:  # Kafka would refuse it and fail the whole batch: dead-letter it
+            row = _deadletter(
+                msgs[i], row["ingest_ms"], "produce", "oversized_output",
+                f"enriched alert of {size} bytes exceeds {limit} bytes "
+                "(FAUCON_KAFKA__MAX_MESSAGE_BYTES less headers)", limit,
+            )  # fmt: skip
         # The batch's failing Python filters, once per Arrow batch (read on the driver).
         row["filter_errors"] = json.dumps(filter_errors) if filter_errors and k == 0 else None
         rows[i] = row

@@ -115,7 +115,8 @@ class BatchHandler:
                 .option("kafka.bootstrap.servers", k.bootstrap)
                 .option("kafka.max.request.size", str(k.max_message_bytes))
                 .option("kafka.linger.ms", str(k.linger_ms))
-                .option("kafka.batch.size", "1048576")
+                # a producer batch is one broker message: keep it under the limit
+                .option("kafka.batch.size", str(min(1_048_576, k.max_message_bytes // 2)))
                 .option("kafka.compression.type", k.compression)
                 .option("kafka.acks", "all")
                 # Ride out a broker restart: wait, don't fail, for outage_tolerance_s.

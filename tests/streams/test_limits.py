@@ -53,3 +53,39 @@ def test_oversized_input_is_refused_with_a_clear_error(
         publish(unique_settings, f"raw.{tag}.big", [good, big, good], progress=False)
     assert "1 message(s) failed" in str(info.value) and "padded" in str(info.value)
     assert topic_counts(unique_settings, [f"raw.{tag}.big"])[f"raw.{tag}.big"] == 2
+
+
+def test_outputs_too_large_for_kafka_are_dead_lettered_not_fatal(
+    kafka: Any, spark: Any, unique_settings: Settings
+) -> None:
+    """Inputs a raw topic accepts but whose enriched form Kafka would refuse."""
+    from broker.consume import decode_output, read_topic
+    from broker.enrich import max_output_bytes
+
+    tag = unique_settings.kafka.topic_prefix
+    msgs = load_messages([str(DEMO_ALERTS / "ztf" / "kowalski-4.01-85a86d2d.avro"),
+                          str(DEMO_ALERTS / "lsst" / "wire")])  # fmt: skip
+    publish(unique_settings, f"raw.{tag}.large", msgs, progress=False)
+    small = unique_settings.model_copy(
+        update={"kafka": unique_settings.kafka.model_copy(update={"max_message_bytes": 60_000})}
+    )
+    stats = run(small, available_now=True, spark=spark)
+    d = stats.data
+    assert d["in"] == len(msgs) and stats.reconciles()
+    assert 0 < d["rejected"]["oversized_output"] < len(msgs) and d["ok"] > 0
+    k, limit = small.kafka, max_output_bytes(small)
+    dead = [decode_output(m.value) for m in read_topic(small, k.deadletter_topic,
+            max_messages=d["rejected_total"], idle_timeout=30)]  # fmt: skip
+    assert len(dead) == d["rejected_total"]
+    raw_msgs = read_topic(unique_settings, f"raw.{tag}.large", max_messages=len(msgs))
+    raw = {(m.partition, m.offset): m.value for m in raw_msgs}
+    for rec in dead:
+        assert rec["reason"] == "oversized_output" and rec["stage"] == "produce"
+        original = raw[(rec["input_partition"], rec["input_offset"])]
+        if rec["original"]:
+            assert rec["original"] == original
+        else:  # too large to carry: the reference to the raw message instead
+            assert f"offset {rec['input_offset']}" in rec["detail"] and len(original) > 40_000
+    assert topic_counts(small, [k.enriched_topic])[k.enriched_topic] == d["ok"]
+    ok = list(read_topic(small, k.enriched_topic, max_messages=d["ok"], idle_timeout=30))
+    assert len(ok) == d["ok"] and all(len(m.value) <= limit for m in ok)
