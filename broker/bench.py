@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from broker.bench_stream import pids_matching
 from broker.config import REPO_ROOT, Settings
 from broker.replay import Message, load_messages
 
@@ -137,24 +138,11 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
-def _pids_matching(*needles: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
-            except OSError:
-                continue
-            if any(n in cmd for n in needles):
-                pids.append(int(entry.name))
-    return pids
-
-
 def peak_rss_gb(kafka_pid: int | None) -> dict[str, float]:
     """Peak resident memory (VmHWM) per component, GB."""
     gb = 1024 * 1024
-    driver = sum(_vm_hwm_kb(p) for p in _pids_matching("org.apache.spark.deploy.SparkSubmit"))
-    workers = sum(_vm_hwm_kb(p) for p in _pids_matching("pyspark.daemon", "pyspark.worker"))
+    driver = sum(_vm_hwm_kb(p) for p in pids_matching("org.apache.spark.deploy.SparkSubmit"))
+    workers = sum(_vm_hwm_kb(p) for p in pids_matching("pyspark.daemon", "pyspark.worker"))
     this = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kafka = _vm_hwm_kb(kafka_pid) if kafka_pid else 0
     out = {
@@ -218,6 +206,14 @@ def markdown(r: dict[str, Any]) -> str:
         "Peak RSS by component (GB): " + ", ".join(f"{k} {v}" for k, v in r["peak_rss_gb"].items()),
         "",
     ]
+    if cpu := r.get("cpu_seconds_throughput"):
+        total = sum(cpu.values()) or 1.0
+        lines += [
+            f"Where the CPU went during the {r['throughput']['alerts']:,}-alert throughput run "
+            f"({r['throughput']['seconds']:.0f} s wall, {r['cores']} cores): "
+            + ", ".join(f"{k} {v:.0f} s ({v / total:.0%})" for k, v in cpu.items()),
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -240,7 +236,7 @@ def run_bench(
     settings: Settings, quick: bool = False, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run every measurement and return the result dict (see module doc)."""
-    from broker.bench_stream import bench_filters, latency, throughput
+    from broker.bench_stream import bench_filters, cpu_seconds, latency, throughput
     from broker.kafka_local import LocalKafka
     from streams.session import spark_session
 
@@ -266,7 +262,12 @@ def run_bench(
         filters = bench_filters(25)
         throughput(spark, settings, messages[:200], 200, filters)  # warm the Python workers
         log(f"throughput on {n_alerts:,} alerts with 25 filters...")
+        cpu_before = cpu_seconds(kafka.status().pid)
         tp = throughput(spark, settings, messages, n_alerts, filters)
+        cpu_after = cpu_seconds(kafka.status().pid)
+        result["cpu_seconds_throughput"] = {
+            k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after
+        }
         result["throughput"] = tp
         result["throughput_alerts_per_s"] = tp["alerts_per_s"]
         for rate, seconds in ((333.0, 15.0 if quick else 60.0), (1300.0, 5.0 if quick else 30.0)):
