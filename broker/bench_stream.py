@@ -102,6 +102,11 @@ def throughput(
         "batches": d["batches"],
         "alerts_per_s": d["in"] / elapsed,
         "reconciles": stats.reconciles(),
+        # output volume: messages written to filter topics per input alert
+        "filter_messages_per_alert": sum(
+            n for topic, n in d["published"].items() if ".filter." in topic
+        )
+        / max(d["in"], 1),
     }
 
 
