@@ -212,6 +212,7 @@ def replay_night(
             k = settings.kafka
             writer = (
                 out.write.format("kafka")
+                .mode("append")
                 .option("kafka.bootstrap.servers", k.bootstrap)
                 .option("topic", topic)
                 .option("kafka.max.request.size", str(k.max_message_bytes))

@@ -23,8 +23,6 @@ Examples
 from __future__ import annotations
 
 import json
-import os
-import resource
 import time
 from collections.abc import Callable
 from multiprocessing import Pool
@@ -33,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from broker.bench_stream import pids_matching
+from broker.bench_resources import in_child, machine, peak_rss_gb
 from broker.config import REPO_ROOT, Settings
 from broker.replay import Message, load_messages
 
@@ -128,33 +126,6 @@ def _as_dict(result: Any) -> dict[str, Any]:
     return dict(result.as_dict()) if hasattr(result, "as_dict") else dict(vars(result))
 
 
-def _vm_hwm_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def peak_rss_gb(kafka_pid: int | None) -> dict[str, float]:
-    """Peak resident memory (VmHWM) per component, GB."""
-    gb = 1024 * 1024
-    driver = sum(_vm_hwm_kb(p) for p in pids_matching("org.apache.spark.deploy.SparkSubmit"))
-    workers = sum(_vm_hwm_kb(p) for p in pids_matching("pyspark.daemon", "pyspark.worker"))
-    this = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kafka = _vm_hwm_kb(kafka_pid) if kafka_pid else 0
-    out = {
-        "spark_driver_jvm": driver / gb,
-        "python_workers": workers / gb,
-        "kafka": kafka / gb,
-        "python_driver": this / gb,
-    }
-    out["total"] = sum(out.values())
-    return {k: round(v, 3) for k, v in out.items()}
-
-
 def write_report(result: dict[str, Any], json_path: Path, md_path: Path) -> None:
     """Write the JSON result and the Markdown table."""
     json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,26 +188,12 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def machine() -> dict[str, Any]:
-    """Cores and memory of this machine."""
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    return {
-        "cores": os.cpu_count() or 1,
-        "memory_gb": mem_kb / 1024 / 1024,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average_at_start": round(os.getloadavg()[0], 2),
-    }
-
-
 def run_bench(
     settings: Settings, quick: bool = False, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run every measurement and return the result dict (see module doc)."""
-    from broker.bench_stream import bench_filters, cpu_seconds, latency, throughput
+    from broker.bench_resources import cpu_seconds
+    from broker.bench_stream import bench_filters, latency, throughput
     from broker.kafka_local import LocalKafka
     from streams.session import spark_session
 
@@ -254,13 +211,18 @@ def run_bench(
     log(f"{len(messages)} distinct real messages; decode floor with {cores} processes...")
     result["decode_floor_alerts_per_s"] = decode_floor(messages, cores)
     log("component rates on one core...")
-    result["components"] = component_rates(settings, messages)
+    # in a child process: the models and catalogs it loads do not count as this driver's memory
+    result["components"] = in_child(component_rates, settings, messages)
     kafka = LocalKafka(settings)
     started = kafka.start()
     spark = spark_session(settings)
     try:
         filters = bench_filters(25)
-        throughput(spark, settings, messages[:200], 200, filters)  # warm the Python workers
+        # Warm-up on topics of its own: Python workers started, JVM code compiled (the
+        # JIT takes a few thousand alerts); a stream runs for hours, so steady state counts.
+        warm = n_alerts // 10
+        log(f"warm-up on {warm:,} alerts...")
+        throughput(spark, settings, messages, warm, filters)
         log(f"throughput on {n_alerts:,} alerts with 25 filters...")
         cpu_before = cpu_seconds(kafka.status().pid)
         tp = throughput(spark, settings, messages, n_alerts, filters)

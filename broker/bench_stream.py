@@ -12,10 +12,8 @@ Examples
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from broker.config import Settings
@@ -135,8 +133,9 @@ def latency(
     finally:
         query.stop()
     out = s.kafka.enriched_topic
-    msgs = list(read_topic(s, out, max_messages=topic_counts(s, [out])[out], idle_timeout=30))
-    lat = latencies_s([m for m in msgs if int(m.headers.get("faucon-ingest-ms", b"0")) >= start_ms])
+    msgs = read_topic(s, out, max_messages=topic_counts(s, [out])[out], idle_timeout=30)
+    # streamed: only the two timestamps of each message are kept, not its payload
+    lat = latencies_s(m for m in msgs if int(m.headers.get("faucon-ingest-ms", b"0")) >= start_ms)
     from broker.bench import percentiles
 
     return {"rate": rate, "offered": sent, "measured": len(lat), **percentiles(lat)}
@@ -150,45 +149,3 @@ def _wait(handler: Any, n: int, query: Any, timeout: float = 900.0) -> None:
                 f"bench stream processed {handler.run.data['in']} of {n}: {query.exception()}"
             )
         time.sleep(0.1)
-
-
-def pids_matching(*needles: str) -> list[int]:
-    """Pids whose command line contains one of ``needles``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
-            except OSError:
-                continue
-            if any(n in cmd for n in needles):
-                pids.append(int(entry.name))
-    return pids
-
-
-def _cpu_s(pid: int, children: bool = False) -> float:
-    """CPU seconds (user + system) of ``pid``, with its reaped children's if asked."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(kafka_pid: int | None) -> dict[str, float]:
-    """CPU seconds used so far per component; subtract two readings for a run's share.
-
-    Python workers include the exited ones (reaped by the pyspark daemon).
-    """
-    times = os.times()
-    return {
-        "spark_driver_jvm": sum(_cpu_s(p) for p in pids_matching("SparkSubmit")),
-        "python_workers": sum(
-            _cpu_s(p, children=True) for p in pids_matching("pyspark.daemon", "pyspark.worker")
-        ),
-        "kafka": _cpu_s(kafka_pid) if kafka_pid else 0.0,
-        "python_driver": times.user + times.system,
-    }

@@ -19,7 +19,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -192,7 +192,7 @@ def save_message(msg: Consumed, rec: dict[str, Any], directory: Path) -> Path:
     return path
 
 
-def latencies_s(messages: list[Consumed]) -> list[float]:
+def latencies_s(messages: Iterable[Consumed]) -> list[float]:
     """Kafka-ingest-to-output latency of each message, seconds (from the ingest header)."""
     out = []
     for msg in messages:

@@ -5,12 +5,13 @@ raw message).  Output is one DataFrame with the Kafka sink's columns
 ``topic, key, value, headers``: each accepted alert goes to the enriched
 topic and to every enabled filter whose condition it meets (with that
 filter's output profile); each rejected message goes to the dead-letter
-topic.  The filters are evaluated together in a single projection and the
-rows exploded, so the batch is decoded once whatever the number of filters.
+topic.  Each filter's condition is evaluated once per row into a flag, and
+the rows exploded, so the batch is decoded once whatever the number of
+filters.
 
 The per-batch counters (in, published, rejected per reason, passed per
-filter) are computed by Spark's ``observe`` during the same write, never by
-a second pass.
+filter) are computed by Spark's ``observe`` during the same write: no second
+pass over the batch and no cache of its payloads.
 
 Examples
 --------
@@ -21,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from broker import __version__
@@ -33,6 +35,7 @@ from broker.schema import deadletter_schema_version, schema_version
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
+log = logging.getLogger("faucon.distribute")
 PROFILE_COLUMN = {"full": "payload_full", "lite": "payload_lite", "thin": "payload_thin"}
 
 
@@ -56,42 +59,129 @@ def _header(name: str, value: Any) -> Column:
     return F.struct(F.lit(name).alias("key"), value_col.cast("binary").alias("value"))
 
 
-def metrics(filters: list[FilterSpec]) -> list[Column]:
-    """Per-batch counters, aggregated from the cached processed rows after the write."""
+def _pass_column(index: int) -> str:
+    return f"_pass{index}"
+
+
+class Router:
+    """The routing plan of one filter set, built once and reused by every micro-batch.
+
+    The Spark columns (filter conditions, counters, routes) are created once:
+    building them costs hundreds of py4j calls and SQL parses, which would
+    otherwise be paid again on every micro-batch.
+
+    Parameters
+    ----------
+    filters
+        Enabled filters (disabled ones must already be left out).
+    settings
+        Configuration (topic names).
+    """
+
+    def __init__(self, filters: list[FilterSpec], settings: Settings) -> None:
+        from pyspark.sql import functions as F
+
+        ok = F.col("status") == STATUS_OK
+        self.filters = list(filters)
+        self.names = [spec.name for spec in filters]
+        # Each condition evaluated once per row; the counters and the routes read the flag.
+        self.flags = [
+            (ok & F.expr(sql_condition(spec))).alias(_pass_column(i))
+            for i, spec in enumerate(filters)
+        ]
+        self.metrics = _metric_columns(filters)
+        routed = F.filter(F.array(*_routes(filters, settings)), lambda r: r.isNotNull())
+        self.select_flags = [F.col("*"), *self.flags]
+        self.explode = [F.col("key"), F.explode(routed).alias("r")]
+        self.sink_columns = [
+            F.col("r.topic").alias("topic"),
+            F.col("key"),
+            F.col("r.value").alias("value"),
+            F.col("r.headers").alias("headers"),
+        ]
+
+    def view_columns(self, spark: Any) -> tuple[str, ...] | None:
+        """The filter-view columns the SQL filters read (one analysis); None when unknown.
+
+        The enrich stage then returns only these columns: the JVM converts no
+        column that no filter reads.
+        """
+        from broker.filters.sql import empty_view
+
+        sql = [spec.expression for spec in self.filters if spec.kind == "sql"]
+        if not sql:
+            return ()
+        try:
+            frame = empty_view(spark).selectExpr(*(f"({e}) AS c{i}" for i, e in enumerate(sql)))
+            refs = frame._jdf.queryExecution().analyzed().references().toSeq()
+            return tuple(sorted({str(refs.apply(i).name()) for i in range(refs.size())}))
+        except Exception as exc:  # validated filters analyze; if not, convert every column
+            log.warning("could not list the columns the filters read (%s); sending all", exc)
+            return None
+
+    def route(self, processed: DataFrame, name: str) -> tuple[DataFrame, Any]:
+        """Rows for the Kafka sink, and the Observation that counts them during the write.
+
+        Parameters
+        ----------
+        processed
+            Output of the enrich stage.
+        name
+            Name of the observation (unique per micro-batch).
+
+        Returns
+        -------
+        tuple
+            ``(DataFrame of topic, key, value, headers; pyspark Observation)``.
+            The observation's values are available once the DataFrame is written.
+        """
+        from pyspark.sql import Observation
+
+        observation = Observation(name)
+        flagged = processed.select(*self.select_flags).observe(observation, *self.metrics)
+        return flagged.select(*self.explode).select(*self.sink_columns), observation
+
+
+def observed_counts(values: dict[str, Any], filter_names: list[str]) -> dict[str, Any]:
+    """The observation's values as the stream's counters (JSON lists decoded, nulls as 0)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key.endswith("_json"):
+            out[key[: -len("_json")]] = json.loads(value) if value else []
+        else:
+            out[key] = value if value is not None else 0
+    for i, name in enumerate(filter_names):
+        out[f"filter:{name}"] = int(out.pop(f"filter{i}", 0) or 0)
+    return out
+
+
+def _metric_columns(filters: list[FilterSpec]) -> list[Column]:
+    """Per-batch counters, observed during the write (no second pass over the batch)."""
     from pyspark.sql import functions as F
 
     ok = F.col("status") == STATUS_OK
     cols = [
         F.count(F.lit(1)).alias("in"),
         F.sum(F.when(ok, 1).otherwise(0)).alias("ok"),
-        F.collect_list(F.when(F.col("status") == STATUS_REJECTED, F.col("reason"))).alias(
-            "rejected_reasons"
-        ),
+        F.to_json(
+            F.collect_list(F.when(F.col("status") == STATUS_REJECTED, F.col("reason")))
+        ).alias("rejected_reasons_json"),
         F.max(F.when(ok, F.col("ingest_ms"))).alias("max_ingest_ms"),
-        F.collect_list(F.when(ok, F.col("ingest_ms"))).alias("ingest_ms_list"),
+        F.to_json(F.collect_list(F.when(ok, F.col("ingest_ms")))).alias("ingest_ms_list_json"),
         F.sum(F.when(ok & F.col("enrich_errors").isNotNull(), 1).otherwise(0)).alias(
             "enrich_errors"
         ),
-        F.collect_list(F.col("filter_errors")).alias("filter_errors"),
+        F.to_json(F.collect_list(F.col("filter_errors"))).alias("filter_errors_json"),
     ]
-    for spec in filters:
-        cond = ok & F.expr(sql_condition(spec))
-        cols.append(F.sum(F.when(cond, 1).otherwise(0)).alias(f"filter:{spec.name}"))
+    for i in range(len(filters)):
+        cols.append(F.sum(F.col(_pass_column(i)).cast("int")).alias(f"filter{i}"))
     return cols
 
 
-def distribute(processed: DataFrame, filters: list[FilterSpec], settings: Settings) -> DataFrame:
-    """Rows for the Kafka sink: (topic, key, value, headers).
-
-    Parameters
-    ----------
-    processed
-        Output of the enrich stage.
-    filters
-        Enabled filters (disabled ones must already be left out).
-    settings
-        Configuration (topic names).
-    """
+def _routes(filters: list[FilterSpec], settings: Settings) -> list[Column]:
+    """One optional (topic, value, headers) struct per destination of a row."""
     from pyspark.sql import functions as F
 
     kafka = settings.kafka
@@ -111,10 +201,10 @@ def distribute(processed: DataFrame, filters: list[FilterSpec], settings: Settin
             ),
         )
     ]
-    for spec in filters:
+    for i, spec in enumerate(filters):
         routes.append(
             F.when(
-                ok & F.expr(sql_condition(spec)),
+                F.col(_pass_column(i)),
                 F.struct(
                     F.lit(spec.topic(kafka.topic_prefix)).alias("topic"),
                     F.col(PROFILE_COLUMN[spec.profile]).alias("value"),
@@ -140,13 +230,7 @@ def distribute(processed: DataFrame, filters: list[FilterSpec], settings: Settin
             ),
         )
     )
-    routed = F.filter(F.array(*routes), lambda r: r.isNotNull())
-    return processed.select(F.col("key"), F.explode(routed).alias("r")).select(
-        F.col("r.topic").alias("topic"),
-        F.col("key"),
-        F.col("r.value").alias("value"),
-        F.col("r.headers").alias("headers"),
-    )
+    return routes
 
 
 def output_topics(filters: list[FilterSpec], settings: Settings) -> list[str]:

@@ -57,6 +57,7 @@ from broker.schema import (
     profile_schema,
     schema_version,
 )
+from broker.worker import skip_unchanged_zip_rescans
 
 INPUT_SCHEMA = pa.schema(
     [
@@ -74,8 +75,12 @@ STATUS_REJECTED = "rejected"
 
 
 @cache
-def output_schema() -> pa.Schema:
-    """Arrow schema of the rows :func:`process_batch` emits."""
+def output_schema(view_columns: tuple[str, ...] | None = None) -> pa.Schema:
+    """Arrow schema of the rows :func:`process_batch` emits.
+
+    ``view_columns`` narrows the filter-view columns to those the enabled
+    filters read (None: all of them); the JVM then converts only those.
+    """
     fixed = [
         pa.field("status", pa.string()),
         pa.field("reason", pa.string()),
@@ -88,7 +93,9 @@ def output_schema() -> pa.Schema:
         pa.field("filter_errors", pa.string()),
         *[pa.field(f"payload_{p}", pa.binary()) for p in PROFILES],
     ]
-    return pa.schema(fixed + list(filter_view_schema()))
+    view = filter_view_schema()
+    keep = view.names if view_columns is None else set(view_columns)
+    return pa.schema(fixed + [f for f in view if f.name in keep])
 
 
 @cache
@@ -219,12 +226,14 @@ def process_batch(
     settings: Settings,
     profiles: Iterable[str],
     python_filters: Sequence[FilterSpec] = (),
+    view_columns: tuple[str, ...] | None = None,
 ) -> pa.RecordBatch:
     """Process one Arrow batch of Kafka rows (value, topic, partition, offset, timestamp_ms).
 
     Per message: decode, normalize, quality cuts.  Then, on all accepted alerts
     of the batch at once: the enrichers (cross-match, classifiers).  Then
-    encoding.  Exactly one output row per input row, in order.
+    encoding.  Exactly one output row per input row, in order, with the
+    filter-view columns ``view_columns`` (None: all).
     """
     profiles = tuple(profiles)
     msgs = batch.to_pylist()
@@ -255,19 +264,23 @@ def process_batch(
         # The batch's failing Python filters, once per Arrow batch (read on the driver).
         row["filter_errors"] = json.dumps(filter_errors) if filter_errors and k == 0 else None
         rows[i] = row
-    return pa.RecordBatch.from_pylist(rows, schema=output_schema())
+    return pa.RecordBatch.from_pylist(rows, schema=output_schema(view_columns))
 
 
 def make_mapper(
-    settings: Settings, profiles: Iterable[str], python_filters: Sequence[FilterSpec] = ()
+    settings: Settings,
+    profiles: Iterable[str],
+    python_filters: Sequence[FilterSpec] = (),
+    view_columns: tuple[str, ...] | None = None,
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The function handed to Spark's ``mapInArrow`` (picklable closure)."""
     profiles = tuple(profiles)
     python_filters = tuple(f for f in python_filters if f.kind == "python" and f.enabled)
 
     def mapper(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        skip_unchanged_zip_rescans()  # in the worker: later tasks start faster
         for batch in batches:
-            yield process_batch(batch, settings, profiles, python_filters)
+            yield process_batch(batch, settings, profiles, python_filters, view_columns)
 
     return mapper
 

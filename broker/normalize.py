@@ -22,10 +22,11 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from broker.errors import DeserializeError
 from broker.schema import schema_version
@@ -128,7 +129,9 @@ def _json_default(value: Any) -> Any:
 
 
 def _extra(parts: dict[str, Any]) -> str:
-    return json.dumps(parts, default=_json_default, separators=(",", ":"))
+    """Strict JSON: NaN and infinities become null, else Spark's JSON functions (which
+    reject the non-standard ``NaN`` token) return null for every field of the document."""
+    return orjson.dumps(parts, default=_json_default).decode()
 
 
 def normalize_ztf(rec: dict[str, Any], schema_name: str) -> Alert:

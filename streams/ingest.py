@@ -6,8 +6,8 @@ One Spark Structured Streaming query reads every survey topic matching
 1. runs the enrich stage in Python workers (``mapInArrow``): decode,
    normalize, quality cuts, encode;
 2. routes the rows in one projection (:mod:`broker.distribute`) and writes
-   them to Kafka with the batch Kafka sink, observing the counters during the
-   same write;
+   them to Kafka with the batch Kafka sink (DataSource V2, so that the
+   counters are observed during the same write: one pass, no cache);
 3. returns, and only then Spark commits the input offsets to the checkpoint:
    a crash before that replays the batch (at-least-once; duplicates are
    confined to that batch and carry stable keys and alert ids).
@@ -32,9 +32,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 from broker.config import Settings
-from broker.distribute import distribute, metrics, output_topics, profiles_in_use
+from broker.distribute import Router, observed_counts, output_topics, profiles_in_use
 from broker.enrich import make_mapper, output_schema
 from broker.errors import InfrastructureError
 from broker.filters import FilterSpec
@@ -78,7 +79,7 @@ class BatchHandler:
         self.busy_seconds = 0.0
         self._plan_key: tuple[str, ...] | None = None
         self._mapper: Any = None
-        self._metrics: list[Any] = []
+        self._router: Any = None
         self._spark_schema: Any = None
 
     def _ensure_topics(self, filters: list[FilterSpec]) -> None:
@@ -91,7 +92,6 @@ class BatchHandler:
             self.known_topics |= missing
 
     def __call__(self, batch_df: Any, batch_id: int) -> None:
-        from pyspark import StorageLevel
         from pyspark.sql.pandas.types import from_arrow_schema
 
         started = time.monotonic()
@@ -100,38 +100,35 @@ class BatchHandler:
         plan_key = tuple(f.model_dump_json() for f in filters)
         if plan_key != self._plan_key:  # rebuilt only when the filter set changes
             self._plan_key = plan_key
-            self._mapper = make_mapper(self.settings, sorted(profiles_in_use(filters)), filters)
-            self._metrics = metrics(filters)
-        if self._spark_schema is None:
-            self._spark_schema = from_arrow_schema(output_schema())
-        processed = batch_df.mapInArrow(self._mapper, self._spark_schema)
-        # Decoded once: the write and the counters both read this cache.
-        processed.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            out = distribute(processed, filters, self.settings)
-            k = self.settings.kafka
-            writer = (
-                out.write.format("kafka")
-                .option("kafka.bootstrap.servers", k.bootstrap)
-                .option("kafka.max.request.size", str(k.max_message_bytes))
-                .option("kafka.linger.ms", str(k.linger_ms))
-                # a producer batch is one broker message: keep it under the limit
-                .option("kafka.batch.size", str(min(1_048_576, k.max_message_bytes // 2)))
-                .option("kafka.compression.type", k.compression)
-                .option("kafka.acks", "all")
-                # Ride out a broker restart: wait, don't fail, for outage_tolerance_s.
-                .option("kafka.max.block.ms", str(int(k.outage_tolerance_s * 1000)))
-                .option("kafka.delivery.timeout.ms", str(int(k.outage_tolerance_s * 1000)))
+            self._router = Router(filters, self.settings)
+            columns = self._router.view_columns(batch_df.sparkSession)
+            self._mapper = make_mapper(
+                self.settings, sorted(profiles_in_use(filters)), filters, columns
             )
-            for key, value in kafka_security_options(self.settings).items():
-                writer = writer.option(key, value)
-            writer.save()
-            written_ms = time.time() * 1000
-            row = processed.agg(*self._metrics).collect()[0].asDict()
-            # An empty micro-batch aggregates to nulls: count them as zero.
-            observed: dict[str, Any] = {n: v if v is not None else 0 for n, v in row.items()}
-        finally:
-            processed.unpersist()
+            self._spark_schema = from_arrow_schema(output_schema(columns))
+        processed = batch_df.mapInArrow(self._mapper, self._spark_schema)
+        # One pass: the counters are observed while the rows are written.
+        out, observation = self._router.route(processed, f"faucon_batch_{batch_id}_{uuid4().hex}")
+        k = self.settings.kafka
+        writer = (
+            out.write.format("kafka")
+            .mode("append")
+            .option("kafka.bootstrap.servers", k.bootstrap)
+            .option("kafka.max.request.size", str(k.max_message_bytes))
+            .option("kafka.linger.ms", str(k.linger_ms))
+            # a producer batch is one broker message: keep it under the limit
+            .option("kafka.batch.size", str(min(1_048_576, k.max_message_bytes // 2)))
+            .option("kafka.compression.type", k.compression)
+            .option("kafka.acks", "all")
+            # Ride out a broker restart: wait, don't fail, for outage_tolerance_s.
+            .option("kafka.max.block.ms", str(int(k.outage_tolerance_s * 1000)))
+            .option("kafka.delivery.timeout.ms", str(int(k.outage_tolerance_s * 1000)))
+        )
+        for key, value in kafka_security_options(self.settings).items():
+            writer = writer.option(key, value)
+        writer.save()
+        written_ms = time.time() * 1000
+        observed = observed_counts(observation.get, self._router.names)
         reports: Any = observed.get("filter_errors") or []
         observed["filter_errors"] = failed = _filter_errors(reports)
         for name, reason in failed.items():  # Python filters that failed: quarantined

@@ -44,6 +44,9 @@ def spark_session(settings: Settings) -> Any:
         # A bad filter expression yields null (not passed) instead of failing the batch.
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.python.worker.reuse", "true")
+        # Kafka through DataSource V2 (not V1): a batch write then runs in the
+        # query's own plan, so Observation counters are collected by the write.
+        .config("spark.sql.sources.useV1SourceList", "avro,csv,json,orc,parquet,text")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.local.dir", str(local_dir))

@@ -143,7 +143,7 @@ def _finite(value: Any) -> Any:
 
 
 def _assert_json_matches(extra: Any, raw: Any, where: str) -> None:
-    """A value of ``extra_json`` holds the raw value (datetimes as ISO strings, NaN as NaN).
+    """A value of ``extra_json`` holds the raw value (datetimes as ISO strings, NaN as null).
 
     Parameters
     ----------
@@ -164,8 +164,8 @@ def _assert_json_matches(extra: Any, raw: Any, where: str) -> None:
             _assert_json_matches(e, r, f"{where}[{i}]")
     elif isinstance(raw, datetime):
         assert datetime.fromisoformat(extra) == raw, where
-    elif isinstance(raw, float) and math.isnan(raw):
-        assert isinstance(extra, float) and math.isnan(extra), where
+    elif isinstance(raw, float) and not math.isfinite(raw):
+        assert extra is None, where  # strict JSON, readable by Spark's get_json_object
     else:
         assert extra == raw and type(extra) is type(raw), where
 
