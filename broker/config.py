@@ -119,7 +119,7 @@ class SparkSettings(BaseModel):
     executor_memory: str = Field("2g", description="Spark executor JVM heap (cluster mode)")
     shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions")
     arrow_batch_rows: int = Field(
-        2_000, ge=1, description="rows per Arrow batch sent to Python workers"
+        500, ge=1, description="rows per Arrow batch sent to Python workers"
     )
     starting_offsets: str = Field(
         "earliest", description="where a new stream starts: earliest|latest"
