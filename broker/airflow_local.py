@@ -30,7 +30,7 @@ from typing import Any
 
 from broker.config import REPO_ROOT, Settings
 from broker.errors import InfrastructureError
-from broker.processes import alive
+from broker.processes import alive, wait_exit
 
 AIRFLOW_VENV = REPO_ROOT / ".venv-airflow"
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -198,6 +198,7 @@ class LocalAirflow:
                 if alive(target):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(target, signal.SIGKILL)
+                    wait_exit(target, 10.0)  # and reaped, if it is our child
             self._pid_file(service).unlink(missing_ok=True)
             stopped.append(service)
         return stopped
