@@ -153,7 +153,9 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---|---|---|",
         f"| decode-only floor (fastavro, {r['cores']} processes) | {floor:,.0f} alerts/s "
         "| | 1.00 |",
-        f"| full pipeline throughput | {r['throughput_alerts_per_s']:,.0f} alerts/s | "
+        f"| full pipeline throughput (best of "
+        f"{', '.join(f'{v:,.0f}' for v in r.get('throughput_runs_alerts_per_s', []))}) "
+        f"| {r['throughput_alerts_per_s']:,.0f} alerts/s | "
         f">= 1,000 and >= 0.5 x floor | {r['throughput_alerts_per_s'] / floor:.2f} |",
     ]
     for rate, target in (("333", "p99 <= 5 s"), ("1300", "")):
@@ -234,13 +236,19 @@ def run_bench(
         warm = n_alerts // 10
         log(f"warm-up on {warm:,} alerts...")
         throughput(spark, settings, messages, warm, filters)
-        log(f"throughput on {n_alerts:,} alerts with 25 filters...")
-        cpu_before = cpu_seconds(kafka.status().pid)
-        tp = throughput(spark, settings, messages, n_alerts, filters)
-        cpu_after = cpu_seconds(kafka.status().pid)
-        result["cpu_seconds_throughput"] = {
-            k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after
-        }
+        # Best of 2 runs (1 in quick mode), as the floor is the best of 3: on a shared
+        # machine noise only slows a run down. Every run is kept in the result.
+        runs = []
+        for i in range(1 if quick else 2):
+            log(f"throughput on {n_alerts:,} alerts with 25 filters (run {i + 1})...")
+            cpu_before = cpu_seconds(kafka.status().pid)
+            tp = throughput(spark, settings, messages, n_alerts, filters)
+            cpu_after = cpu_seconds(kafka.status().pid)
+            tp["cpu_seconds"] = {k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after}
+            runs.append(tp)
+        tp = max(runs, key=lambda run: float(run["alerts_per_s"]))
+        result["throughput_runs_alerts_per_s"] = [run["alerts_per_s"] for run in runs]
+        result["cpu_seconds_throughput"] = tp.pop("cpu_seconds")
         result["throughput"] = tp
         result["throughput_alerts_per_s"] = tp["alerts_per_s"]
         for rate, seconds in ((333.0, 15.0 if quick else 60.0), (1300.0, 5.0 if quick else 30.0)):
