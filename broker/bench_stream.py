@@ -12,15 +12,18 @@ Examples
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from broker.config import Settings
 from broker.consume import latencies_s, read_topic
 from broker.filters.base import FilterSpec
 from broker.replay import Message, publish
-from broker.topics import topic_counts
+from broker.topics import delete_topics, list_topics, topic_counts
 
 # Selective, like science filters: together they pass a small fraction of the
 # alerts (the measured fraction is reported with the results).
@@ -77,6 +80,26 @@ def isolated(settings: Settings, label: str, **spark: Any) -> Settings:
     )
 
 
+@contextmanager
+def measurement(settings: Settings, label: str, **spark: Any) -> Iterator[Settings]:
+    """Isolated settings for one measurement; its topics and checkpoint are deleted after.
+
+    A full bench writes tens of GB to Kafka (every alert about four times):
+    kept, they would fill the disk.
+    """
+    from streams.ingest import checkpoint_dir, stats_path
+
+    s = isolated(settings, label, **spark)
+    tag = s.kafka.topic_prefix
+    try:
+        yield s
+    finally:
+        mine = [t for t in list_topics(s) if t.startswith((f"{tag}.", f"raw.{tag}."))]
+        delete_topics(s, mine)
+        shutil.rmtree(checkpoint_dir(s), ignore_errors=True)
+        stats_path(s).unlink(missing_ok=True)
+
+
 def throughput(
     spark: Any,
     settings: Settings,
@@ -87,12 +110,12 @@ def throughput(
     """Alerts/s of the full stream catching up on ``n_alerts`` messages already in Kafka."""
     from streams.ingest import run
 
-    s = isolated(settings, "tp")
-    loops = -(-n_alerts // len(messages))
-    publish(s, f"raw.{s.kafka.topic_prefix}.alerts", messages, loop=loops, progress=False)
-    t0 = time.monotonic()
-    stats = run(s, available_now=True, spark=spark, filter_source=lambda: filters)
-    elapsed = time.monotonic() - t0
+    with measurement(settings, "tp") as s:
+        loops = -(-n_alerts // len(messages))
+        publish(s, f"raw.{s.kafka.topic_prefix}.alerts", messages, loop=loops, progress=False)
+        t0 = time.monotonic()
+        stats = run(s, available_now=True, spark=spark, filter_source=lambda: filters)
+        elapsed = time.monotonic() - t0
     d = stats.data
     return {
         "alerts": d["in"],
@@ -119,23 +142,25 @@ def latency(
     """Ingest-to-output latency of alerts offered at ``rate`` per second for ``seconds``."""
     from streams.ingest import start_query
 
-    s = isolated(settings, f"lat{int(rate)}")
-    query, handler = start_query(spark, s, filter_source=lambda: filters)
-    topic = f"raw.{s.kafka.topic_prefix}.alerts"
-    try:
-        publish(s, topic, messages[:50], progress=False)  # warm-up batch
-        _wait(handler, 50, query)
-        start_ms = int(time.time() * 1000)
-        n = int(rate * seconds)
-        loops = -(-n // len(messages))
-        sent = publish(s, topic, (messages * loops)[:n], rate=rate, progress=False).sent
-        _wait(handler, 50 + sent, query)
-    finally:
-        query.stop()
-    out = s.kafka.enriched_topic
-    msgs = read_topic(s, out, max_messages=topic_counts(s, [out])[out], idle_timeout=30)
-    # streamed: only the two timestamps of each message are kept, not its payload
-    lat = latencies_s(m for m in msgs if int(m.headers.get("faucon-ingest-ms", b"0")) >= start_ms)
+    with measurement(settings, f"lat{int(rate)}") as s:
+        query, handler = start_query(spark, s, filter_source=lambda: filters)
+        topic = f"raw.{s.kafka.topic_prefix}.alerts"
+        try:
+            publish(s, topic, messages[:50], progress=False)  # warm-up batch
+            _wait(handler, 50, query)
+            start_ms = int(time.time() * 1000)
+            n = int(rate * seconds)
+            loops = -(-n // len(messages))
+            sent = publish(s, topic, (messages * loops)[:n], rate=rate, progress=False).sent
+            _wait(handler, 50 + sent, query)
+        finally:
+            query.stop()
+        out = s.kafka.enriched_topic
+        msgs = read_topic(s, out, max_messages=topic_counts(s, [out])[out], idle_timeout=30)
+        # streamed: only the two timestamps of each message are kept, not its payload
+        lat = latencies_s(
+            m for m in msgs if int(m.headers.get("faucon-ingest-ms", b"0")) >= start_ms
+        )
     from broker.bench import percentiles
 
     return {"rate": rate, "offered": sent, "measured": len(lat), **percentiles(lat)}
