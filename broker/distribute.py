@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -85,13 +86,15 @@ class Router:
         self.filters = list(filters)
         self.names = [spec.name for spec in filters]
         # Each condition evaluated once per row; the counters and the routes read the flag.
-        self.flags = [
-            (ok & F.expr(sql_condition(spec))).alias(_pass_column(i))
-            for i, spec in enumerate(filters)
+        self.select_flags = [
+            F.col("*"),
+            *(
+                (ok & F.expr(sql_condition(spec))).alias(_pass_column(i))
+                for i, spec in enumerate(filters)
+            ),
         ]
         self.metrics = _metric_columns(filters)
         routed = F.filter(F.array(*_routes(filters, settings)), lambda r: r.isNotNull())
-        self.select_flags = [F.col("*"), *self.flags]
         self.explode = [F.col("key"), F.explode(routed).alias("r")]
         self.sink_columns = [
             F.col("r.topic").alias("topic"),
@@ -144,8 +147,6 @@ class Router:
 
 def observed_counts(values: dict[str, Any], filter_names: list[str]) -> dict[str, Any]:
     """The observation's values as the stream's counters (JSON lists decoded, nulls as 0)."""
-    import json
-
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key.endswith("_json"):

@@ -26,6 +26,7 @@ import zipimport
 from typing import Any
 
 _MARK = "_faucon_skips_unchanged"
+_STAMP = "_faucon_stamp"
 
 
 def _stamp(path: str) -> tuple[int, int] | None:
@@ -41,15 +42,13 @@ def skip_unchanged_zip_rescans() -> None:
     original = zipimport.zipimporter.invalidate_caches
     if getattr(original, _MARK, False):
         return
-    seen: dict[tuple[int, str], tuple[int, int]] = {}
 
     def invalidate_caches(self: Any) -> None:
-        key, stamp = (id(self), self.archive), _stamp(self.archive)
-        if stamp is not None and seen.get(key) == stamp:
+        stamp = _stamp(self.archive)
+        if stamp is not None and getattr(self, _STAMP, None) == stamp:
             return
         original(self)
-        if stamp is not None:
-            seen[key] = stamp
+        setattr(self, _STAMP, stamp)  # what this importer last read
 
     setattr(invalidate_caches, _MARK, True)
     zipimport.zipimporter.invalidate_caches = invalidate_caches  # type: ignore[method-assign]
