@@ -7,7 +7,7 @@ STAMP := $(VENV)/.faucon-installed-$(shell cat pyproject.toml | sha1sum | cut -c
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_VERSION := 3.3.2
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.faucon-airflow-$(shell cat dags/airflow-constraints.txt | sha1sum | cut -c1-12)
-JARS_STAMP := $(VENV)/.faucon-jars-$(shell cat deploy/maven/*/pom.xml broker/jars.py | sha1sum | cut -c1-12)
+JARS_STAMP := $(VENV)/.faucon-jars-$(shell cat deploy/maven/*/pom.xml broker/kafka/jars.py | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
 .PHONY: setup compose-tool airflow-setup demo test lint unit integration clean distclean
@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 $(JARS_STAMP): $(STAMP) deploy/maven/kafka/pom.xml deploy/maven/spark-kafka/pom.xml
-	$(BIN)/python -m broker.jars
+	$(BIN)/python -m broker.kafka.jars
 	@rm -f $(VENV)/.faucon-jars-*
 	@touch $@
 

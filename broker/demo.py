@@ -21,8 +21,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from broker.config import REPO_ROOT, Settings, load_settings
-from broker.errors import InfrastructureError
+from broker.core.config import REPO_ROOT, Settings, load_settings
+from broker.core.errors import InfrastructureError
 
 DEMO_ALERTS = REPO_ROOT / "deploy" / "demo-alerts"
 WARMUP_MESSAGES = 50
@@ -77,10 +77,10 @@ def run_demo(
     ``spark``: an existing session to use (left running); by default the demo
     creates one and stops it at the end.
     """
-    from broker.consume import latencies_s, read_topic
-    from broker.kafka_local import LocalKafka
-    from broker.replay import load_messages, publish
-    from broker.topics import delete_topics, list_topics, topic_counts
+    from broker.kafka.consume import latencies_s, read_topic
+    from broker.kafka.local import LocalKafka
+    from broker.kafka.replay import load_messages, publish
+    from broker.kafka.topics import delete_topics, list_topics, topic_counts
     from streams.ingest import checkpoint_dir, spark_session, start_query
 
     console = console or Console()
@@ -107,7 +107,7 @@ def run_demo(
         spark = spark or spark_session(settings)
         query, handler = start_query(spark, settings)
         result = DemoResult()
-        from broker.replay import Message
+        from broker.kafka.replay import Message
 
         def wait_for(n: int) -> None:
             deadline = time.monotonic() + timeout_s

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 from classifiers import features, registry
 from classifiers.dataset import early_cut
 from classifiers.export import predict_proba

@@ -32,7 +32,7 @@ from skl2onnx import convert_sklearn
 from skl2onnx.common._container import ModelComponentContainer
 from skl2onnx.common.data_types import FloatTensorType
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 
 INPUT_NAME = "features"
 PROBA_OUTPUT = "probabilities"

@@ -34,7 +34,7 @@ from typing import Any
 
 import onnxruntime as ort
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 from classifiers import features, registry
 from classifiers.export import make_session, predict_proba
 

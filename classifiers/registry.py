@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 
 MODELS_ENV = "FAUCON_MODELS_DIR"
 DEFAULT_ROOT = Path(__file__).resolve().parent / "models"

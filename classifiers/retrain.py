@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 from classifiers import registry
 from classifiers.dataset import EARLY_DAYS, HOLDOUT_FRACTION, SPLIT_SEED, holdout_split
 from classifiers.snana import dataset_sha256, parse_dat

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from broker.errors import ConfigError, ProcessError
+from broker.core.errors import ConfigError, ProcessError
 
 FLUXCAL_TO_NJY = 10 ** (-0.4 * (27.5 - 31.4))
 CLASSES = ("Ia", "II", "Ibc")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 
 SURVEYS = ("ZTF", "LSST")
 

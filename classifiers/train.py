@@ -35,7 +35,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import log_loss
 from threadpoolctl import threadpool_limits
 
-from broker.errors import ConfigError, ProcessError
+from broker.core.errors import ConfigError, ProcessError
 from classifiers import features, registry
 from classifiers.dataset import EARLY_DAYS, HOLDOUT_FRACTION, SPLIT_SEED, Rows, build_rows
 from classifiers.dataset import holdout_split as split

@@ -1,7 +1,7 @@
 """Shared pieces of the Faucon DAGs: the command they call, defaults, the night.
 
 The DAGs stay thin: every task is one call of a Faucon package entry point
-in the broker's own environment, ``$FAUCON_PYTHON -m broker.cli_archive ...``
+in the broker's own environment, ``$FAUCON_PYTHON -m broker.cli.archive ...``
 (``FAUCON_PYTHON`` defaults to ``<repo>/.venv/bin/python`` when it exists, else
 to Airflow's own Python, as in the ``faucon-airflow`` image where Faucon is
 installed next to Airflow), from the repository directory, with the
@@ -43,8 +43,8 @@ def python() -> str:
 
 
 def cli(*args: str) -> str:
-    """Shell command running ``python -m broker.cli_archive ARGS`` (arguments quoted)."""
-    words = [python(), "-m", "broker.cli_archive", *args]
+    """Shell command running ``python -m broker.cli.archive ARGS`` (arguments quoted)."""
+    words = [python(), "-m", "broker.cli.archive", *args]
     return " ".join(shlex.quote(w) for w in words)
 
 

@@ -5,7 +5,7 @@ One Spark Structured Streaming query reads every survey topic matching
 
 1. runs the enrich stage in Python workers (``mapInArrow``): decode,
    normalize, quality cuts, encode;
-2. routes the rows in one projection (:mod:`broker.distribute`) and writes
+2. routes the rows in one projection (:mod:`broker.pipeline.distribute`) and writes
    them to Kafka with the batch Kafka sink (DataSource V2, so that the
    counters are observed during the same write: one pass, no cache);
 3. returns, and only then Spark commits the input offsets to the checkpoint:
@@ -17,7 +17,7 @@ registry is in force from the next batch on without a restart.
 
 Examples
 --------
->>> from broker.config import load_settings
+>>> from broker.core.config import load_settings
 >>> checkpoint_dir(load_settings()).name
 'faucon-stream'
 """
@@ -34,15 +34,16 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from broker.config import Settings
-from broker.distribute import Router, observed_counts, output_topics, profiles_in_use
-from broker.enrich import make_mapper, output_schema
-from broker.errors import InfrastructureError
+from broker.core.config import Settings
+from broker.core.errors import InfrastructureError
 from broker.filters import FilterSpec
-from broker.metrics import StreamMetrics
-from broker.stats import StreamStats
-from streams.monitor import StreamMonitor, promoted_models
-from streams.session import kafka_security_options, spark_session
+from broker.ops.metrics import StreamMetrics
+from broker.ops.stats import StreamStats, stats_path
+from broker.ops.status import promoted_models
+from broker.pipeline.distribute import Router, observed_counts, output_topics, profiles_in_use
+from broker.pipeline.enrich import make_mapper, output_schema
+from broker.spark.session import kafka_security_options, spark_session
+from streams.monitor import StreamMonitor
 
 log = logging.getLogger("faucon.stream")
 FilterSource = Callable[[], list[FilterSpec]]
@@ -52,11 +53,6 @@ FilterErrorSink = Callable[[str, str], object]
 def checkpoint_dir(settings: Settings) -> Path:
     """Checkpoint directory of the stream query (offsets and commits), one per topic prefix."""
     return settings.state_dir / "checkpoints" / f"{settings.kafka.topic_prefix}-stream"
-
-
-def stats_path(settings: Settings) -> Path:
-    """File with the stream's cumulative counters."""
-    return settings.state_dir / "stream" / f"{settings.kafka.topic_prefix}-stats.json"
 
 
 class BatchHandler:
@@ -83,7 +79,7 @@ class BatchHandler:
         self._spark_schema: Any = None
 
     def _ensure_topics(self, filters: list[FilterSpec]) -> None:
-        from broker.topics import ensure_topics
+        from broker.kafka.topics import ensure_topics
 
         wanted = set(output_topics(filters, self.settings))
         missing = wanted - self.known_topics
@@ -185,7 +181,7 @@ def _filter_errors(reports: list[str]) -> dict[str, str]:
 
 def registry_source(settings: Settings, spark: Any) -> tuple[FilterSource, FilterErrorSink]:
     """The filter registry as the stream's filter source, built-ins registered at first start."""
-    from broker.filters.registry import FilterRegistry
+    from broker.registry.filters import FilterRegistry
 
     registry = FilterRegistry(settings)
     if settings.filters.register_builtins:

@@ -17,29 +17,13 @@ import json
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-from broker.config import Settings
-from broker.metrics import StreamMetrics
+from broker.core.config import Settings
+from broker.ops.metrics import StreamMetrics
+from broker.ops.status import status_path
 
 log = logging.getLogger("faucon.stream")
-
-
-def promoted_models(settings: Settings) -> list[tuple[str, str, str]]:
-    """(name, version, model sha256) of every promoted model in the registry."""
-    from classifiers.registry import load_manifest, promoted
-
-    out = []
-    for name, version in sorted(promoted(settings.models_dir).items()):
-        manifest = load_manifest(name, version, settings.models_dir)
-        out.append((name, version, str(manifest.get("model_sha256", ""))))
-    return out
-
-
-def status_path(settings: Settings) -> Path:
-    """File where the running stream reports its progress (read by ``faucon status``)."""
-    return settings.state_dir / "stream" / f"{settings.kafka.topic_prefix}-status.json"
 
 
 def offsets_behind(progress: dict[str, Any] | None) -> int | None:

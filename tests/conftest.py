@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from broker.config import REPO_ROOT, Settings, load_settings
+from broker.core.config import REPO_ROOT, Settings, load_settings
 
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 DEMO_ALERTS = REPO_ROOT / "deploy" / "demo-alerts"
@@ -60,7 +60,7 @@ def service_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def kafka(service_settings: Settings) -> Iterator[Any]:
     """The real Kafka broker, started once per test session."""
-    from broker.kafka_local import LocalKafka
+    from broker.kafka.local import LocalKafka
 
     broker = LocalKafka(service_settings)
     broker.start()

@@ -7,7 +7,7 @@ listed in a versioned ``catalogs.toml`` registry.
 * :mod:`broker.catalogs.registry` -- shipped + operator registry, versions.
 * :mod:`broker.catalogs.index` -- per-process cKDTree index, :func:`match`.
 * :mod:`broker.catalogs.context` -- context label rules, :func:`enrich`.
-* :mod:`broker.catalogs.settings` -- :class:`CrossmatchSettings` (light import).
+* :mod:`broker.core.config_crossmatch` -- :class:`CrossmatchSettings` (light import).
 
 Attributes are imported lazily so that importing the settings model does not
 load scipy or pandas.
@@ -26,8 +26,8 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "CrossmatchSettings": "broker.catalogs.settings",
-    "LABELS": "broker.catalogs.settings",
+    "CrossmatchSettings": "broker.core.config_crossmatch",
+    "LABELS": "broker.core.config_crossmatch",
     "load_registry": "broker.catalogs.registry",
     "add_catalog": "broker.catalogs.add",
     "catalog_set": "broker.catalogs.index",

@@ -29,7 +29,7 @@ from broker.catalogs.registry import (
     resolve_operator_dir,
     write_entries,
 )
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 
 OPERATOR_HEADER = (
     "Faucon operator catalogs, written by `faucon catalogs add`.\n"

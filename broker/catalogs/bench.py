@@ -19,8 +19,8 @@ import numpy as np
 
 from broker.catalogs.context import derive_context, enrich
 from broker.catalogs.index import catalog_set
-from broker.catalogs.settings import CrossmatchSettings
-from broker.errors import ConfigError
+from broker.core.config_crossmatch import CrossmatchSettings
+from broker.core.errors import ConfigError
 
 DEFAULT_ALERTS = Path("/work/shared/data/ztf/fink-datasim")
 

@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 
 from broker.catalogs.index import CatalogSet, Match, catalog_set
-from broker.catalogs.settings import LABELS, CrossmatchSettings
-from broker.errors import ProcessError
+from broker.core.config_crossmatch import LABELS, CrossmatchSettings
+from broker.core.errors import ProcessError
 
 NUMERIC = (
     "ss_distance_arcsec",
@@ -55,7 +55,7 @@ NUMERIC = (
 
 def current_settings() -> CrossmatchSettings:
     """``settings().crossmatch`` when the main settings carry it, else the defaults."""
-    from broker.config import settings
+    from broker.core.config import settings
 
     found = getattr(settings(), "crossmatch", None)
     return found if isinstance(found, CrossmatchSettings) else CrossmatchSettings()

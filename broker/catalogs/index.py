@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 
 from broker.catalogs.ingest import read_normalized, sha256_file
 from broker.catalogs.registry import RegisteredCatalog, Registry, load_registry
-from broker.errors import InfrastructureError
+from broker.core.errors import InfrastructureError
 
 ARCSEC = np.pi / (180.0 * 3600.0)
 _CACHE: dict[str, CatalogSet] = {}

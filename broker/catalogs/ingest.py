@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from broker.catalogs.sexagesimal import parse_column
-from broker.errors import ConfigError, InfrastructureError
+from broker.core.errors import ConfigError, InfrastructureError
 
 SCHEMA = pa.schema(
     [

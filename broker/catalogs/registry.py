@@ -26,8 +26,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from broker.catalogs.settings import CATALOG_LABELS
-from broker.errors import ConfigError
+from broker.core.config_crossmatch import CATALOG_LABELS
+from broker.core.errors import ConfigError
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "data"
 REGISTRY_FILE = "catalogs.toml"
@@ -130,7 +130,7 @@ def resolve_operator_dir(catalogs_dir: Path | None = None, state_dir: Path | Non
         return Path(catalogs_dir)
     conf = None
     if state_dir is None:
-        from broker.config import settings
+        from broker.core.config import settings
 
         conf = settings()
         configured = getattr(getattr(conf, "crossmatch", None), "catalogs_dir", None)

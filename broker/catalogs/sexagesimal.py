@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 
 _UNITS = re.compile(r"[hdms°:'\"′″]")
 _NUMBER = re.compile(r"^\d+(\.\d*)?$|^\.\d+$")

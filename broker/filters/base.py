@@ -4,7 +4,7 @@ A filter selects alerts from the enriched stream and publishes them on its
 own topic ``<prefix>.filter.<name>`` with an output profile.
 
 * ``kind="sql"``: ``expression`` is a boolean Spark SQL expression (a WHERE
-  clause) over the filter view's columns (:func:`broker.schema.filter_view_schema`).
+  clause) over the filter view's columns (:func:`broker.core.schema.filter_view_schema`).
   No code runs; ``inputs`` lists the columns it reads (filled at registration).
 * ``kind="python"``: ``expression`` is ``module:function`` or
   ``entrypoint:NAME`` (group ``faucon.filters``); the function receives a
@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 PYTHON_REF_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

@@ -1,14 +1,15 @@
 """Built-in science filters, registered at the stream's first start and managed like any other.
 
-Thresholds come from :class:`broker.filters.settings.FilterSettings` (with
+Thresholds come from :class:`broker.core.config_filters.FilterSettings` (with
 units); none is a literal in the pipeline.  Filters whose inputs are not
 columns of the current filter view (e.g. ``scores`` or ``context`` before
-alert schema 1.1) are left out until the schema has them.
+alert schema 1.1) are left out until the schema has them
+(:func:`broker.registry.builtins.builtin_filters`).
 
 Examples
 --------
->>> from broker.config import load_settings
->>> [f.name for f in builtin_filters(load_settings())][:3]
+>>> from broker.core.config import load_settings
+>>> [f.name for f in all_builtin_filters(load_settings())][:3]
 ['bright_transient', 'new_object', 'known_solar_system']
 """
 
@@ -16,11 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyarrow as pa
-
+from broker.core.config import filter_settings
+from broker.core.config_filters import FilterSettings
 from broker.filters.base import FilterSpec
-from broker.filters.settings import FilterSettings, filter_settings
-from broker.schema import filter_view_schema
 
 SCIENCE_MODULE = "broker.filters.science"
 
@@ -221,33 +220,3 @@ def all_builtin_filters(settings: Any = None) -> list[FilterSpec]:
     """Every built-in filter, whatever the current schema."""
     fs = filter_settings(settings)
     return [*_original(fs), *_photometric(fs), *_contextual(fs), *_python(fs)]
-
-
-def stream_runs_python_filters() -> bool:
-    """True when the enrich stage emits ``py_passed``, so the stream can run Python filters."""
-    from broker.enrich import output_schema
-    from broker.filters.sql import PY_PASSED_COLUMN
-
-    return PY_PASSED_COLUMN in output_schema().names
-
-
-def builtin_filters(settings: Any = None, schema: pa.Schema | None = None) -> list[FilterSpec]:
-    """The built-in filters the stream can run now.
-
-    Those whose inputs are all columns of the filter view, and Python ones only
-    when the enrich stage runs Python filters (:func:`stream_runs_python_filters`).
-
-    Parameters
-    ----------
-    settings
-        Faucon settings (thresholds in ``settings.filters``); the process settings when None.
-    schema
-        The filter view; :func:`broker.schema.filter_view_schema` when None.
-    """
-    columns = set((schema or filter_view_schema()).names)
-    python = stream_runs_python_filters()
-    return [
-        f
-        for f in all_builtin_filters(settings)
-        if set(f.inputs) <= columns and (f.kind == "sql" or python)
-    ]

@@ -44,9 +44,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from broker.errors import ConfigError, ProcessError
+from broker.core.errors import ConfigError, ProcessError
+from broker.core.schema import filter_view_schema
 from broker.filters.base import ENTRYPOINT_GROUP, ENTRYPOINT_PREFIX, FilterSpec
-from broker.schema import filter_view_schema
 
 FilterFunction = Callable[[pd.DataFrame], Any]
 F = TypeVar("F", bound=Callable[..., Any])

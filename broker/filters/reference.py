@@ -3,7 +3,7 @@
 The tables are written between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
 markers; ``python -m broker.filters.reference`` rewrites them and a test checks
 that the document is current.  Columns come from
-:func:`broker.schema.filter_view_schema`, their meaning from the alert schema.
+:func:`broker.core.schema.filter_view_schema`, their meaning from the alert schema.
 
 Examples
 --------
@@ -18,7 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from broker.config import REPO_ROOT
+from broker.core.config import REPO_ROOT
+from broker.core.schema import alert_schema, filter_view_schema
 from broker.filters.functions import (
     COLLECTIONS,
     CONDITIONALS,
@@ -26,7 +27,6 @@ from broker.filters.functions import (
     OPERATORS,
     STRINGS,
 )
-from broker.schema import alert_schema, filter_view_schema
 
 DOC = REPO_ROOT / "docs" / "filters.md"
 _KEYS = {"xmatch": "['<catalog>']", "scores": "['<model.label>']"}
@@ -91,8 +91,8 @@ def functions_markdown() -> str:
 
 def builtins_markdown() -> str:
     """Table of the built-in filters with their default thresholds."""
+    from broker.core.config_filters import FilterSettings
     from broker.filters.builtin import all_builtin_filters
-    from broker.filters.settings import FilterSettings
 
     rows = ["| name | kind | profile | selects (default thresholds) |", "|---|---|---|---|"]
     defaults = SimpleNamespace(filters=FilterSettings())  # not the environment's values

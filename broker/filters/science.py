@@ -2,7 +2,7 @@
 
 Each function takes a pandas DataFrame with its declared inputs (see
 :func:`broker.filters.python.python_filter`) and returns one boolean per
-row.  Thresholds come from :func:`broker.filters.settings.filter_settings`
+row.  Thresholds come from :func:`broker.core.config.filter_settings`
 (the process settings, ``FAUCON_FILTERS__...``), read once per call.
 
 Examples
@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from broker.core.config import filter_settings
 from broker.filters.python import python_filter
-from broker.filters.settings import filter_settings
 
 _DETECTION_COLUMNS = ["row", "band", "mjd", "mag"]
 

@@ -8,7 +8,7 @@ An expression is checked three ways before it is registered:
 2. on the parsed tree: every function named must be in
    :data:`broker.filters.functions.ALLOWED_FUNCTIONS`; subqueries and
    ``IDENTIFIER(...)`` are refused before anything is resolved;
-3. analyzed against an empty frame with :func:`broker.schema.filter_view_schema`:
+3. analyzed against an empty frame with :func:`broker.core.schema.filter_view_schema`:
    unknown columns and type errors fail here, the result must be boolean, the
    expression deterministic, and no node of the analyzed Catalyst tree may be
    a function outside the allowlist (walked through py4j, one ``toJSON`` call).
@@ -34,6 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from broker.core.schema import filter_view_schema
 from broker.filters.base import FilterSpec, FilterValidationError
 from broker.filters.functions import (
     ALLOWED_FUNCTIONS,
@@ -41,7 +42,6 @@ from broker.filters.functions import (
     FORBIDDEN_PARSED,
     STRUCTURAL_NODES,
 )
-from broker.schema import filter_view_schema
 
 PY_PASSED_COLUMN = "py_passed"
 DOCS = "docs/filters.md"
@@ -229,7 +229,7 @@ def validate_sql(
     spark
         Spark session; :func:`filter_spark` when None.
     schema
-        Arrow schema of the view; :func:`broker.schema.filter_view_schema` when None.
+        Arrow schema of the view; :func:`broker.core.schema.filter_view_schema` when None.
 
     Returns
     -------

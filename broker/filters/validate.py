@@ -21,11 +21,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
+from broker.core.schema import filter_view_schema
 from broker.filters.base import FilterSpec, FilterValidationError
 from broker.filters.python import declared
 from broker.filters.sql import validate_sql
-from broker.schema import filter_view_schema
 
 
 def validate_spec(
@@ -40,7 +40,7 @@ def validate_spec(
     spark
         Spark session for SQL filters (the active one, or a local one, when None).
     schema
-        The filter view; :func:`broker.schema.filter_view_schema` when None.
+        The filter view; :func:`broker.core.schema.filter_view_schema` when None.
 
     Raises
     ------

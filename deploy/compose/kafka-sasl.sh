@@ -13,7 +13,7 @@
 #   KAFKA_MESSAGE_MAX_BYTES, KAFKA_NUM_PARTITIONS, KAFKA_HEAP_OPTS
 #
 # The same layout as `faucon kafka start` with FAUCON_KAFKA__SECURITY_PROTOCOL=
-# SASL_PLAINTEXT (broker/kafka_sasl.py): clients use SCRAM-SHA-512 on every
+# SASL_PLAINTEXT (broker/kafka/sasl.py): clients use SCRAM-SHA-512 on every
 # broker listener, the controller listener PLAIN with the super user only,
 # nothing is allowed without an ACL. The password never reaches a command
 # line: server.properties and the storage tool's @argfile are mode 600.

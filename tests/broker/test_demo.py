@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from broker.config import Settings
+from broker.core.config import Settings
 from broker.demo import run_demo
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import REPO_ROOT
+from broker.core.config import REPO_ROOT
 from classifiers import registry
 from classifiers.snana import SnanaCurve, load_snana
 from classifiers.train import train

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from broker.cli_models import app
-from broker.errors import ConfigError
+from broker.cli.models import app
+from broker.core.errors import ConfigError
 from classifiers import features, registry
 from classifiers.bench import bench, snana_alerts
 from classifiers.inference import Scorer, get_scorer
@@ -156,8 +156,8 @@ def test_bench_reports_throughput(small_registry: Path, snpcc_tar: Path) -> None
 
 def test_every_bundled_alert_scores_alone_and_in_small_batches() -> None:
     """Regression: a batch whose curves have no point in the model's bands used to raise."""
-    from broker.config import REPO_ROOT
-    from broker.inspect import inspect_paths
+    from broker.core.config import REPO_ROOT
+    from broker.pipeline.inspect import inspect_paths
     from classifiers.inference import score_alerts
 
     alerts = [

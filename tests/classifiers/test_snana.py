@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from broker.errors import ConfigError, ProcessError
+from broker.core.errors import ConfigError, ProcessError
 from classifiers.snana import (
     FLUXCAL_TO_NJY,
     SnanaCurve,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from broker.config import REPO_ROOT, Settings
+from broker.core.config import REPO_ROOT, Settings
 
 AIRFLOW_PYTHON = REPO_ROOT / ".venv-airflow" / "bin" / "python"
 DAGS = REPO_ROOT / "dags"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.airflow_local import SERVICES, LocalAirflow
-from broker.config import Settings
+from broker.core.config import Settings
+from broker.ops.airflow_local import SERVICES, LocalAirflow
 
 pytestmark = pytest.mark.integration
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from broker.config import REPO_ROOT, Settings
-from broker.consume import Consumed
-from broker.errors import InfrastructureError
-from broker.replay import load_messages, publish
-from broker.topics import topic_counts
+from broker.core.config import REPO_ROOT, Settings
+from broker.core.errors import InfrastructureError
+from broker.kafka.consume import Consumed
+from broker.kafka.replay import load_messages, publish
+from broker.kafka.topics import topic_counts
 from streams.ingest import run
 from tests.broker.archive.helpers import (
     avro_record,

@@ -66,7 +66,7 @@ def test_night_and_commands() -> None:
     words = shlex.split(common.cli("archive", "replay", "--where", "mag < 18; rm -rf /"))
     assert words[1:] == [
         "-m",
-        "broker.cli_archive",
+        "broker.cli.archive",
         "archive",
         "replay",
         "--where",

@@ -72,8 +72,8 @@ def dockerfile() -> Dockerfile:
 @pytest.fixture(scope="session")
 def kafka_topics_sh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Kafka's real ``kafka-topics.sh``: the same class on the same jars as the distribution."""
-    from broker.config import load_settings
-    from broker.jars import ensure_kafka_jars
+    from broker.core.config import load_settings
+    from broker.kafka.jars import ensure_kafka_jars
 
     jars = ensure_kafka_jars(load_settings())
     script = tmp_path_factory.mktemp("kafka-bin") / "kafka-topics.sh"

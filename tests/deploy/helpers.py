@@ -21,7 +21,7 @@ from typing import Any
 import typer.main
 from typer.testing import CliRunner
 
-from broker.config import REPO_ROOT
+from broker.core.config import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
@@ -268,7 +268,7 @@ def parse_faucon(args: Sequence[str]) -> ParsedCommand:
     >>> parse_faucon(["stream", "--master", "spark://m:7077"]).path
     ('stream',)
     """
-    from broker.cli import app
+    from broker.cli.main import app
 
     command: Any = typer.main.get_command(app)
     path: list[str] = []
@@ -277,7 +277,7 @@ def parse_faucon(args: Sequence[str]) -> ParsedCommand:
         name = rest.pop(0)
         known = sorted(command.commands)
         assert name in command.commands, (
-            f"`faucon {' '.join([*path, name])}` is not a command of broker.cli "
+            f"`faucon {' '.join([*path, name])}` is not a command of broker.cli.main "
             f"(commands there: {', '.join(known)})"
         )
         path.append(name)

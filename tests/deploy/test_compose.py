@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -18,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from broker.config import load_settings
-from broker.filters.registry import registry_topic
-from broker.jars import KAFKA_VERSION
+from broker.core.config import REPO_ROOT, load_settings
+from broker.kafka.jars import KAFKA_VERSION
+from broker.registry.filters import registry_topic
 from tests.deploy.helpers import (
     COMPOSE_FILE,
     ENSURE_TOOL,
@@ -79,6 +80,53 @@ def test_config_refuses_missing_passwords(compose_tool: list[str], tmp_path: Pat
     proc = run_compose_config(compose_tool, tmp_path, "--quiet")
     assert proc.returncode != 0
     assert "POSTGRES_PASSWORD" in proc.stderr + proc.stdout
+
+
+def test_copied_env_example_names_the_secrets_command(
+    compose_tool: list[str], tmp_path: Path
+) -> None:
+    """`cp .env.example .env` alone: compose refuses, and says the one command that fixes it."""
+    shutil.copy(REPO_ROOT / ".env.example", tmp_path / ".env")
+    proc = run_compose_config(compose_tool, tmp_path, "--quiet")
+    assert proc.returncode != 0
+    said = proc.stderr + proc.stdout
+    assert "POSTGRES_PASSWORD" in said
+    assert "deploy/compose/env-secrets.sh" in said
+    assert "deploy/compose/env-secrets.sh" in OPERATIONS_DOC.read_text()
+
+
+def test_env_secrets_script_makes_config_pass(compose_tool: list[str], tmp_path: Path) -> None:
+    """It writes .env (mode 600) with the three secrets, prints none, keeps them on rerun."""
+    script = REPO_ROOT / "deploy" / "compose" / "env-secrets.sh"
+    first = subprocess.run(
+        ["bash", str(script), str(tmp_path / ".env")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_env(),
+        cwd=tmp_path,
+    )
+    env = (tmp_path / ".env").read_text()
+    values = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in env.splitlines()
+        if line.split("=", 1)[0] in TEST_SECRETS
+    }
+    assert set(values) == set(TEST_SECRETS)
+    assert all(len(v) >= 32 for v in values.values())
+    assert not any(v in first.stdout + first.stderr for v in values.values())
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    assert env.startswith((REPO_ROOT / ".env.example").read_text().splitlines()[0])
+    proc = run_compose_config(compose_tool, tmp_path, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    subprocess.run(
+        ["bash", str(script), str(tmp_path / ".env")],
+        check=True,
+        capture_output=True,
+        env=clean_env(),
+        cwd=tmp_path,
+    )
+    assert (tmp_path / ".env").read_text() == env
 
 
 def test_expected_services(compose_config: dict[str, Any]) -> None:
@@ -367,7 +415,7 @@ def test_create_topics_script(kafka: Any, kafka_topics_sh: Path, service_setting
     """The script, with Kafka's own kafka-topics.sh, against the real broker; twice (idempotent)."""
     from confluent_kafka.admin import ConfigResource
 
-    from broker.topics import admin_client, list_topics
+    from broker.kafka.topics import admin_client, list_topics
 
     tag = "c" + uuid.uuid4().hex[:6]
     env = clean_env(

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
-from broker.config import REPO_ROOT, Settings, load_settings
-from broker.credentials import read_properties, settings_with_credentials
-from broker.errors import FauconError
-from broker.jars import ensure_kafka_jars
-from broker.topics import list_topics
+from broker.core.config import REPO_ROOT, Settings, load_settings
+from broker.core.errors import FauconError
+from broker.kafka.credentials import read_properties, settings_with_credentials
+from broker.kafka.jars import ensure_kafka_jars
+from broker.kafka.topics import list_topics
 from tests.conftest import _free_port_pair
 from tests.deploy.helpers import clean_env, run_compose_config
 

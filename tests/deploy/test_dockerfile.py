@@ -12,7 +12,7 @@ import fnmatch
 import importlib.metadata
 import re
 
-from broker.config import REPO_ROOT
+from broker.core.config import REPO_ROOT
 from tests.deploy.helpers import (
     DOCKERFILE,
     DOCKERIGNORE,
@@ -103,7 +103,7 @@ def test_package_installed_and_jars_fetched(dockerfile: Dockerfile) -> None:
     runs = [i.value for i in build.all("RUN")]
     assert any("maven" in r for r in runs), "Maven fetches the connector jars"
     assert any(re.search(r"pip install (-e )?\.", r) for r in runs), "pip install the package"
-    assert any("python -m broker.jars" in r for r in runs), "jars fetched at build time"
+    assert any("python -m broker.kafka.jars" in r for r in runs), "jars fetched at build time"
     env = " ".join(i.value for i in build.all("ENV"))
     assert "FAUCON_CACHE_DIR=/opt/faucon/.cache" in env
     for name in ("faucon", "spark-worker", "airflow"):

@@ -5,7 +5,7 @@ Case 496 of ``mutants(good, random.Random(20261122))`` over
 ``deploy/demo-alerts/lsst/wire`` once made the decode stage allocate without
 bound (about 24 GB, OOM-killed): a bit flip turned ``"fields"`` into
 ``"fyelds"`` in the writer schema, so an array of empty records cost no bytes.
-:mod:`broker.schema_guard` now refuses such schemas (``invalid_schema``).
+:mod:`broker.pipeline.schema_guard` now refuses such schemas (``invalid_schema``).
 """
 
 from __future__ import annotations

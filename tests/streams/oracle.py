@@ -3,7 +3,7 @@
 This is the tests' independent oracle: it reads the raw survey fields with
 fastavro (not with Faucon's decoder or normalizer) and applies the built-in
 filters' definitions as stated in their descriptions, with the default
-thresholds of :class:`broker.config.FilterSettings`.
+thresholds of :class:`broker.core.config.FilterSettings`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import load_schema
 
-from broker.config import REPO_ROOT, FilterSettings
+from broker.core.config import REPO_ROOT, FilterSettings
 
 BRIGHT_MAG = FilterSettings().bright_mag
 BRIGHT_REL = FilterSettings().bright_min_reliability

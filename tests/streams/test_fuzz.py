@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from broker.config import Settings
-from broker.consume import decode_output, read_topic
-from broker.replay import Message, load_messages, publish
-from broker.topics import topic_counts
+from broker.core.config import Settings
+from broker.kafka.consume import decode_output, read_topic
+from broker.kafka.replay import Message, load_messages, publish
+from broker.kafka.topics import topic_counts
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS
 from tests.streams.fuzz_cases import N_MUTANTS

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from broker.config import REPO_ROOT, Settings
-from broker.consume import Consumed, decode_output, read_topic
-from broker.replay import Message, load_messages, publish
-from broker.schema import CUTOUT_FIELDS, schema_version
-from broker.topics import topic_counts
+from broker.core.config import REPO_ROOT, Settings
+from broker.core.schema import CUTOUT_FIELDS, schema_version
+from broker.kafka.consume import Consumed, decode_output, read_topic
+from broker.kafka.replay import Message, load_messages, publish
+from broker.kafka.topics import topic_counts
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS
 from tests.streams.oracle import Expected, expected_for, raw_record

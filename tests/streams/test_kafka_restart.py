@@ -41,12 +41,12 @@ from typing import Any
 
 import pytest
 
-from broker.config import REPO_ROOT, Settings
-from broker.consume import decode_output, read_topic
-from broker.kafka_local import LocalKafka
-from broker.replay import load_messages, publish
-from broker.topics import topic_counts
-from streams.ingest import stats_path
+from broker.core.config import REPO_ROOT, Settings
+from broker.kafka.consume import decode_output, read_topic
+from broker.kafka.local import LocalKafka
+from broker.kafka.replay import load_messages, publish
+from broker.kafka.topics import topic_counts
+from broker.ops.stats import stats_path
 from tests.conftest import DEMO_ALERTS, _free_port_pair
 from tests.streams.oracle import Expected, expected_for
 
@@ -159,7 +159,7 @@ def _wait_until(what: str, done: Callable[[], bool], sup: Supervisor, timeout: f
 
 def _sigkill(broker: LocalKafka) -> None:
     """Kill the broker as a crash would: no controlled shutdown, no flush."""
-    pid = broker.status().pid
+    pid = broker.ops.status().pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from broker.config import Settings
-from broker.errors import ProduceError
-from broker.replay import Message, load_messages, publish
-from broker.topics import topic_counts
+from broker.core.config import Settings
+from broker.core.errors import ProduceError
+from broker.kafka.replay import Message, load_messages, publish
+from broker.kafka.topics import topic_counts
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS
 
@@ -59,8 +59,8 @@ def test_outputs_too_large_for_kafka_are_dead_lettered_not_fatal(
     kafka: Any, spark: Any, unique_settings: Settings
 ) -> None:
     """Inputs a raw topic accepts but whose enriched form Kafka would refuse."""
-    from broker.consume import decode_output, read_topic
-    from broker.enrich import max_output_bytes
+    from broker.kafka.consume import decode_output, read_topic
+    from broker.pipeline.enrich import max_output_bytes
 
     tag = unique_settings.kafka.topic_prefix
     msgs = load_messages([str(DEMO_ALERTS / "ztf" / "kowalski-4.01-85a86d2d.avro"),

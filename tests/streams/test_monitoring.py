@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from broker.config import Settings, load_settings
-from broker.filters.builtin import builtin_filters
-from broker.replay import load_messages, publish
-from broker.status import collect
+from broker.core.config import Settings, load_settings
+from broker.kafka.replay import load_messages, publish
+from broker.ops.status import collect
+from broker.registry.builtins import builtin_filters
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS, _free_port_pair
 
@@ -82,14 +82,14 @@ def test_metrics_match_counts_and_status_is_healthy(
 def _hash(model: str) -> str:
     import json
 
-    from broker.config import REPO_ROOT
+    from broker.core.config import REPO_ROOT
 
     manifest = REPO_ROOT / "classifiers" / "models" / model / "1" / "manifest.json"
     return str(json.loads(manifest.read_text())["model_sha256"])
 
 
 def test_status_unhealthy_when_kafka_is_stopped(tmp_path: Any) -> None:
-    from broker.kafka_local import LocalKafka
+    from broker.kafka.local import LocalKafka
 
     port = _free_port_pair()
     settings = load_settings(state_dir=tmp_path, kafka={"bootstrap": f"127.0.0.1:{port}"})

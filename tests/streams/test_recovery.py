@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from broker.config import REPO_ROOT, Settings
-from broker.consume import decode_output, read_topic
-from broker.topics import topic_counts
+from broker.core.config import REPO_ROOT, Settings
+from broker.kafka.consume import decode_output, read_topic
+from broker.kafka.topics import topic_counts
 from tests.conftest import DEMO_ALERTS
 
 pytestmark = pytest.mark.integration
@@ -156,7 +156,7 @@ def test_sigkill_mid_replay_loses_nothing(kafka: Any, unique_settings: Settings)
 def _end(settings: Settings, topic: str, partition: int) -> int:
     from confluent_kafka import Consumer, TopicPartition
 
-    from broker.topics import client_config
+    from broker.kafka.topics import client_config
 
     c = Consumer({**client_config(settings), "group.id": "faucon-test-end"})
     try:

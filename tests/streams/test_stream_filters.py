@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from broker.config import Settings
-from broker.consume import decode_output, read_topic
+from broker.core.config import Settings
 from broker.filters import FilterSpec
-from broker.filters.registry import FilterRegistry
-from broker.replay import load_messages, publish
+from broker.kafka.consume import decode_output, read_topic
+from broker.kafka.replay import load_messages, publish
+from broker.registry.filters import FilterRegistry
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS
 

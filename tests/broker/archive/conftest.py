@@ -9,9 +9,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from broker.config import Settings
-from broker.enrich import INPUT_SCHEMA, process_batch
-from broker.replay import Message, load_messages, publish
+from broker.core.config import Settings
+from broker.kafka.replay import Message, load_messages, publish
+from broker.pipeline.enrich import INPUT_SCHEMA, process_batch
 from tests.broker.archive.helpers import avro_record
 from tests.conftest import DEMO_ALERTS
 

@@ -16,9 +16,9 @@ import fastavro
 import pyarrow.dataset as ds
 from astropy.time import Time
 
-from broker.config import FilterSettings, Settings
-from broker.consume import Consumed, read_topic
-from broker.topics import topic_counts
+from broker.core.config import FilterSettings, Settings
+from broker.kafka.consume import Consumed, read_topic
+from broker.kafka.topics import topic_counts
 
 BRIGHT = FilterSettings()
 

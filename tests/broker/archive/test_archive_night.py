@@ -11,11 +11,11 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from broker.archive import archive_night, archive_root, meta_dir, night_dirs
-from broker.archive_files import compact_night, verify_night, write_manifest
-from broker.archive_replay import alert_record
-from broker.errors import ConfigError, ProcessError
-from broker.topics import topic_counts
+from broker.archive.files import compact_night, verify_night, write_manifest
+from broker.archive.night import archive_night, archive_root, meta_dir, night_dirs
+from broker.archive.replay import alert_record
+from broker.core.errors import ConfigError, ProcessError
+from broker.kafka.topics import topic_counts
 from tests.broker.archive.conftest import Published
 from tests.broker.archive.helpers import night_oracle, parquet_rows
 
@@ -139,7 +139,7 @@ def test_full_disk_refuses_with_nothing_lost(spark: Any, published: Published) -
     """Below the free-space floor the archive writes nothing; once space is back, all of it."""
     import shutil
 
-    from broker.errors import InfrastructureError
+    from broker.core.errors import InfrastructureError
 
     settings = published.settings
     night = sorted(_by_night(published))[-1]

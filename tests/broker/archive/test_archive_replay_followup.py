@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from broker.archive import archive_night, archive_root, replay_night
-from broker.cli_archive import filter_expression
-from broker.errors import ConfigError
-from classifiers.active import followup_topic, publish_followup
+from broker.archive.followup import followup_topic, publish_followup
+from broker.archive.night import archive_night, archive_root, replay_night
+from broker.cli.archive import filter_expression
+from broker.core.errors import ConfigError
 from tests.broker.archive.conftest import Published
 from tests.broker.archive.helpers import (
     avro_record,

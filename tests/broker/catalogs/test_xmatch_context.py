@@ -10,8 +10,8 @@ import pytest
 
 from broker.catalogs.context import derive_context, enrich
 from broker.catalogs.index import Match
-from broker.catalogs.settings import LABELS, CrossmatchSettings
-from broker.errors import ProcessError
+from broker.core.config_crossmatch import LABELS, CrossmatchSettings
+from broker.core.errors import ProcessError
 
 CONTEXTS = {
     "gcvs": "variable_star",

@@ -12,7 +12,7 @@ from astropy.coordinates import SkyCoord
 from broker.catalogs.bench import DEFAULT_ALERTS, bench, read_ztf_alerts
 from broker.catalogs.context import enrich
 from broker.catalogs.index import catalog_set
-from broker.catalogs.settings import CrossmatchSettings
+from broker.core.config_crossmatch import CrossmatchSettings
 
 # Picked by scanning all 1,265 alerts; file -> (catalog, expected id, class, context)
 EXPECTED = {

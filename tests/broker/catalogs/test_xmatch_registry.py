@@ -16,8 +16,8 @@ from broker.catalogs.build import build
 from broker.catalogs.index import catalog_set, match
 from broker.catalogs.ingest import read_normalized, sha256_file
 from broker.catalogs.registry import SHIPPED_DIR, load_registry
-from broker.cli_catalogs import app
-from broker.errors import ConfigError, InfrastructureError
+from broker.cli.catalogs import app
+from broker.core.errors import ConfigError, InfrastructureError
 
 SOURCE = Path("/work/shared/data/catalogs")
 ROWS = {"gcvs": 59_099, "spicy": 117_446, "fermi_4lac": 3_814, "blazar_3hsp": 2_013}
@@ -246,8 +246,8 @@ def test_cli_list_add_show(tmp_path: Path, ops_dir: Path) -> None:
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0 and "mine" in result.output and "117,446" in result.output
     state = tmp_path / "state"
-    from broker.config import load_settings
-    from broker.enrichers import crossmatch
+    from broker.core.config import load_settings
+    from broker.pipeline.enrichers import crossmatch
 
     # The stream's cross-match unit reports the catalogs its worker uses.
     crossmatch([{"ra": 10.0, "dec": 20.0}], load_settings(state_dir=state))

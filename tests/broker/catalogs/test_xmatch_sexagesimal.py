@@ -12,7 +12,7 @@ from astropy.coordinates import Angle
 
 from broker.catalogs.index import catalog_set, separation_arcsec
 from broker.catalogs.sexagesimal import parse_column, parse_dec, parse_ra
-from broker.errors import ConfigError
+from broker.core.errors import ConfigError
 
 HSP_CSV = "/work/shared/data/catalogs/3hsp.csv"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from broker.filters.backtest import complete_alerts, load_alerts
+from broker.registry.backtest import complete_alerts, load_alerts
 from tests.broker.filters.oracle import FILES, Raw, raw_alerts
 from tests.broker.filters.team_filters import TEAM_FILTERS
 

@@ -25,7 +25,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import load_schema
 
-from broker.filters.settings import FilterSettings
+from broker.core.config_filters import FilterSettings
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "deploy" / "demo-alerts"

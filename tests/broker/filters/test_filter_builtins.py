@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from broker.filters.backtest import evaluate_specs
-from broker.filters.builtin import all_builtin_filters, builtin_filters, stream_runs_python_filters
-from broker.filters.settings import FilterSettings
+from broker.core.config_filters import FilterSettings
+from broker.core.schema import filter_view_schema
+from broker.filters.builtin import all_builtin_filters
 from broker.filters.validate import validate_spec
-from broker.schema import filter_view_schema
+from broker.registry.backtest import evaluate_specs
+from broker.registry.builtins import builtin_filters, stream_runs_python_filters
 from tests.broker.filters.oracle import ORACLE, Raw, expected
 
 pytestmark = pytest.mark.integration

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from broker.core.schema import filter_view_schema
 from broker.filters.builtin import all_builtin_filters
 from broker.filters.reference import DOC, columns_markdown, render
-from broker.schema import filter_view_schema
 
 
 def test_generated_sections_are_current() -> None:

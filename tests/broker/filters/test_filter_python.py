@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from broker.errors import ConfigError, ProcessError
+from broker.core.errors import ConfigError, ProcessError
 from broker.filters import FilterSpec, FilterValidationError
 from broker.filters.python import as_mask, input_frame, load_function, run_python_filters
 from broker.filters.validate import validate_spec

@@ -1,0 +1,1 @@
+"""faucon bench: throughput, latency and component benchmarks against an in-run baseline."""

@@ -1,0 +1,1 @@
+"""The faucon command line: one module per command group."""

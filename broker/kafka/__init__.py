@@ -1,0 +1,1 @@
+"""Kafka: the local KRaft broker, SASL, topics, users, credentials, jars, replay and consume."""

@@ -1,0 +1,1 @@
+"""Running Faucon: status, Prometheus metrics, stream counters, the local Airflow."""

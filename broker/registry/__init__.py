@@ -1,0 +1,1 @@
+"""The filter registry: a compacted Kafka topic of versioned filters, and backtests."""

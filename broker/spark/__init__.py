@@ -1,0 +1,1 @@
+"""The Spark session and the Kafka client options the Spark jobs share."""
