@@ -81,7 +81,8 @@ def run_demo(
     from broker.kafka.local import LocalKafka
     from broker.kafka.replay import load_messages, publish
     from broker.kafka.topics import delete_topics, list_topics, topic_counts
-    from streams.ingest import checkpoint_dir, spark_session, start_query
+    from broker.spark.session import spark_session, stop_spark
+    from streams.ingest import checkpoint_dir, start_query
 
     console = console or Console()
     settings = demo_settings(settings)
@@ -167,8 +168,10 @@ def run_demo(
             raise InfrastructureError("counts do not reconcile: in != published + rejected")
         return result
     finally:
+        # clients first: the stream's producers would warn about a stopped broker
         if own_spark and spark is not None:
-            spark.stop()
+            console.print("[bold]Spark[/] stopping")
+            stop_spark(spark)
         if started_kafka:
             kafka.stop()
             console.print("[bold]Kafka[/] stopped")

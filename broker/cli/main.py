@@ -319,10 +319,24 @@ def status(
 
 @app.command()
 def demo(rate: Annotated[float, typer.Option(help="replay rate, messages/s")] = 250.0) -> None:
-    """Run the whole broker on the bundled real alerts and print what happened."""
-    from broker.demo import run_demo
+    """Run the whole broker on the bundled real alerts and print what happened.
 
-    run_demo(rate=rate, console=console)
+    Progress and the summary go to the terminal; the full output of Spark,
+    Kafka clients and Python goes to a log file under the state directory.
+    """
+    from broker.core.config import load_settings
+    from broker.demo import run_demo
+    from broker.ops.logfile import output_to, run_log
+
+    log_file = run_log(load_settings().state_dir, "demo")
+    console.print(f"[bold]Logs[/] {log_file}", soft_wrap=True)
+    try:
+        with output_to(log_file) as terminal:
+            run_demo(rate=rate, console=terminal)
+    except FauconError:
+        err_console.print(f"Full log: {log_file}", soft_wrap=True)
+        raise
+    console.print(f"Full log: {log_file}", soft_wrap=True)
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
 from typing import Any
 
@@ -79,3 +81,31 @@ def kafka_security_options(settings: Settings) -> dict[str, str]:
         "kafka.sasl.mechanism": SASL_MECHANISM,
         "kafka.sasl.jaas.config": jaas,
     }
+
+
+def stop_spark(spark: Any, timeout_s: float = 15.0) -> None:
+    """Stop the session and the driver JVM this process launched, so no client outlives it.
+
+    ``SparkSession.stop`` leaves the gateway JVM running until Python exits,
+    with its cached Kafka producers still connected; a command that then
+    stops the broker would get their connection warnings. The JVM exits
+    when its standard input closes (pyspark's launcher watches it).
+    """
+    from pyspark import SparkContext
+
+    spark.stop()
+    gateway = SparkContext._gateway
+    proc = getattr(gateway, "proc", None)
+    if gateway is None or proc is None:
+        return
+    with contextlib.suppress(Exception):
+        gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)

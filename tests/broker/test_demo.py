@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +14,7 @@ from rich.console import Console
 
 from broker.core.config import Settings
 from broker.demo import run_demo
+from tests.conftest import _free_port_pair
 
 pytestmark = pytest.mark.integration
 
@@ -33,3 +38,41 @@ def test_demo_accounts_for_every_message(
     assert "in = published + rejected" in text and "-> yes" in text
     assert "latency Kafka ingest -> output: p50" in text
     assert kafka.is_running(), "the demo must not stop a broker it did not start"
+
+
+def test_faucon_demo_command_prints_progress_and_keeps_the_logs_in_a_file(
+    tmp_path: Path,
+) -> None:
+    """The real `faucon demo`, with its own Kafka: a summary on the terminal, logs in a file.
+
+    No Spark, Kafka-client or Python warning reaches the terminal; the log file
+    whose path is printed holds them; the stream's clients are stopped before the
+    broker, so no client complains about a stopped broker.
+    """
+    port = _free_port_pair()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAUCON_")}
+    env |= {
+        "FAUCON_STATE_DIR": str(tmp_path / "state"),
+        "FAUCON_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
+        "FAUCON_METRICS_PORT": "0",
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("faucon")), "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+        cwd=tmp_path,
+    )
+    terminal = proc.stdout + proc.stderr
+    assert proc.returncode == 0, terminal
+    assert "-> yes" in terminal and "Kafka stopped" in terminal
+    assert terminal.index("Spark stopping") < terminal.index("Kafka stopped")
+    for noise in ("WARN", "Warning", "rdkafka", "falling behind", "Traceback"):
+        assert noise not in terminal, noise
+    logs = sorted((tmp_path / "state" / "logs").glob("demo-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in terminal
+    text = logs[0].read_text()
+    assert "SparkContext" in text or "WARN" in text  # Spark's own output landed here
+    assert "could not be established" not in text

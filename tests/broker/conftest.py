@@ -1,4 +1,4 @@
-"""Fixtures of the filter tests: real alerts (enriched as the stream does) and their raw view."""
+"""Fixtures of the filter, registry and CLI tests: real alerts, enriched as the stream does."""
 
 from __future__ import annotations
 
