@@ -63,6 +63,18 @@ class KafkaSettings(BaseModel):
     )
     topic_prefix: str = Field("faucon", description="prefix of every topic Faucon writes")
     partitions: int = Field(2, ge=1, description="partitions of topics Faucon creates")
+    replication_factor: int = Field(
+        0,
+        ge=0,
+        description="replicas of each topic Faucon creates; 0: 1 on a one- or two-broker "
+        "cluster, 3 on three or more",
+    )
+    min_insync_replicas: int = Field(
+        0,
+        ge=0,
+        description="min.insync.replicas of the topics Faucon creates (acks=all writes need "
+        "this many replicas); 0: 2 when the replication factor is 3 or more, else 1",
+    )
     max_message_bytes: int = Field(
         10_485_760, ge=1024, description="largest message accepted by broker and clients, bytes"
     )

@@ -108,6 +108,41 @@ def list_topics(
     }
 
 
+def replication(settings: Settings, brokers: int) -> tuple[int, int]:
+    """Replication factor and ``min.insync.replicas`` of new topics on a cluster of ``brokers``.
+
+    Settings of 0 mean "right for the cluster": replication 1 on one or two
+    brokers, 3 on three or more, and ``min.insync.replicas`` 2 when there
+    are 3 replicas or more (an ``acks=all`` write then survives one broker's
+    loss), else 1.
+
+    Raises
+    ------
+    ConfigError
+        When the configured values cannot be met by this cluster.
+
+    Examples
+    --------
+    >>> from broker.core.config import load_settings
+    >>> replication(load_settings(), 1), replication(load_settings(), 3)
+    ((1, 1), (3, 2))
+    """
+    k = settings.kafka
+    replicas = k.replication_factor or (3 if brokers >= 3 else 1)
+    min_isr = k.min_insync_replicas or (2 if replicas >= 3 else 1)
+    if replicas > brokers:
+        raise ConfigError(
+            f"FAUCON_KAFKA__REPLICATION_FACTOR={replicas} needs {replicas} brokers, but the "
+            f"cluster at {k.bootstrap} has {brokers}; lower it or set it to 0 (automatic)"
+        )
+    if min_isr > replicas:
+        raise ConfigError(
+            f"FAUCON_KAFKA__MIN_INSYNC_REPLICAS={min_isr} is more than the {replicas} "
+            "replicas of each topic: no write would ever succeed; lower it or set it to 0"
+        )
+    return replicas, min_isr
+
+
 def ensure_topics(
     settings: Settings,
     names: Iterable[str],
@@ -143,14 +178,21 @@ def ensure_topics(
     """
     admin = admin_client(settings)
     wanted = list(dict.fromkeys(names))
-    existing = _metadata(admin, settings, timeout).topics
+    meta = _metadata(admin, settings, timeout)
+    existing = meta.topics
     missing = [n for n in wanted if n not in existing]
-    conf = {"max.message.bytes": str(settings.kafka.max_message_bytes), **(config or {})}
+    replicas, min_isr = replication(settings, len(meta.brokers))
+    conf = {
+        "max.message.bytes": str(settings.kafka.max_message_bytes),
+        "min.insync.replicas": str(min_isr),
+        **(config or {}),
+    }
     nparts = partitions or settings.kafka.partitions
     created = []
     if missing:
         new = [
-            NewTopic(n, num_partitions=nparts, replication_factor=1, config=conf) for n in missing
+            NewTopic(n, num_partitions=nparts, replication_factor=replicas, config=conf)
+            for n in missing
         ]
         for name, fut in admin.create_topics(new, request_timeout=timeout).items():
             try:
@@ -161,7 +203,13 @@ def ensure_topics(
                     raise InfrastructureError(f"cannot create topic {name!r}: {exc}") from exc
     _wait(admin, settings, wanted, present=True, timeout=timeout)
     if created:
-        log.info("created topics %s (%d partitions)", ", ".join(created), nparts)
+        log.info(
+            "created topics %s (%d partitions, %d replicas, min.insync.replicas %d)",
+            ", ".join(created),
+            nparts,
+            replicas,
+            min_isr,
+        )
     return created
 
 
