@@ -30,6 +30,7 @@ from broker.cli.catalogs import app as catalogs_app
 from broker.cli.filter import app as filter_app
 from broker.cli.kafka import app as kafka_app
 from broker.cli.models import app as models_app
+from broker.cli.spark import app as spark_app
 from broker.cli.users import app as users_app
 from broker.core.config import load_settings
 from broker.core.errors import FauconError
@@ -41,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(kafka_app, name="kafka", help="Run the local Apache Kafka broker (KRaft).")
+app.add_typer(spark_app, name="spark", help="Run a local Spark standalone cluster.")
 app.add_typer(models_app, name="models", help="Train, evaluate, list and promote classifiers.")
 app.add_typer(catalogs_app, name="catalogs", help="Local cross-match catalogs.")
 app.add_typer(archive_app, name="archive", help="Parquet archive of enriched alerts by night.")

@@ -117,3 +117,11 @@ class SparkSettings(BaseModel):
     starting_offsets: str = Field(
         "earliest", description="where a new stream starts: earliest|latest"
     )
+    cluster_port: int = Field(
+        7077, ge=1, le=65535, description="port of the local standalone master (faucon spark)"
+    )
+    cluster_ui_port: int = Field(
+        8090, ge=1, le=65535, description="web UI and JSON status port of that master"
+    )
+    worker_cores: int = Field(1, ge=1, description="cores each local standalone worker offers")
+    worker_memory: str = Field("2g", description="memory each local standalone worker offers")

@@ -55,6 +55,17 @@ def spark_session(settings: Settings) -> Any:
         .config("spark.sql.warehouse.dir", str(settings.state_dir / "spark-warehouse"))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={local_dir}")
     )
+    if sp.master.startswith("spark://"):
+        # executors are other JVMs in their own working directories: same interpreter,
+        # paths in the settings are absolute, jars are shipped by spark.jars
+        builder = builder.config("spark.pyspark.python", sys.executable).config(
+            "spark.executor.cores", str(sp.worker_cores)
+        )
+        if sp.master.split("//", 1)[1].startswith(("127.", "localhost")):
+            # a master on loopback: the driver answers its executors there too
+            builder = builder.config("spark.driver.host", "127.0.0.1").config(
+                "spark.driver.bindAddress", "127.0.0.1"
+            )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
