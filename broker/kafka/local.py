@@ -73,6 +73,33 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class NodeRole:
+    """One node of a local multi-node cluster (:mod:`broker.kafka.cluster`)."""
+
+    node_id: int
+    voters: str
+    nodes: int
+    home: Path
+    cluster_id_file: Path
+
+    def properties(self) -> dict[str, str]:
+        """Node id, quorum and the replication of Kafka's internal topics."""
+        replicas = str(min(3, self.nodes))
+        min_isr = str(2 if self.nodes >= 3 else 1)
+        return {
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voters,
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
+        }
+
+
+@dataclass(frozen=True)
 class KafkaStatus:
     """State of the local broker, as reported by :meth:`LocalKafka.status`."""
 
@@ -102,8 +129,15 @@ class LocalKafka:
     {'CLIENT': '127.0.0.1:19092', 'CONTROLLER': '127.0.0.1:19093'}
     """
 
-    def __init__(self, settings: Settings, controller_port: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        controller_port: int | None = None,
+        *,
+        node: NodeRole | None = None,
+    ) -> None:
         self.settings = settings
+        self.node = node
         first = settings.kafka.bootstrap.split(",")[0].strip()
         host, _, port = first.rpartition(":")
         if not host.startswith(_LOOPBACK) or not port.isdigit():
@@ -113,7 +147,7 @@ class LocalKafka:
             )
         self.host, self.port = host, int(port)
         self.controller_port = controller_port or self.port + 1
-        self.home = (settings.state_dir / "kafka").absolute()
+        self.home = (node.home if node else settings.state_dir / "kafka").absolute()
         self.data_dir = self.home / "data"
         self.pid_file = self.home / "kafka.pid"
         self.out_file = self.home / "kafka.out"
@@ -143,6 +177,8 @@ class LocalKafka:
             "replica.fetch.max.bytes": str(k.max_message_bytes),
             "socket.request.max.bytes": str(max(104_857_600, k.max_message_bytes + 1_048_576)),
         }
+        if self.node is not None:
+            props |= self.node.properties()
         return props | self._security_properties()
 
     @property
@@ -192,6 +228,13 @@ class LocalKafka:
         if (pid := self._pid()) is not None:
             log.info("Kafka already running (pid %d) on %s", pid, self.listeners()["CLIENT"])
             return False
+        pid = self.launch()
+        self.wait_ready(pid, timeout)
+        log.info("Kafka %s started (pid %d) on %s", KAFKA_VERSION, pid, self.listeners()["CLIENT"])
+        return True
+
+    def launch(self) -> int:
+        """Start the broker's JVM without waiting for it (a quorum's nodes start together)."""
         if (java_bin := shutil.which("java")) is None:
             raise InfrastructureError("java not found on PATH; install a Java 17+ runtime")
         jars = ensure_kafka_jars(self.settings)
@@ -221,9 +264,7 @@ class LocalKafka:
             raise InfrastructureError(f"cannot launch java for Kafka: {exc}") from exc
         pid = int(out.stdout.strip())
         self.pid_file.write_text(f"{pid}\n")
-        self._wait_ready(pid, timeout)
-        log.info("Kafka %s started (pid %d) on %s", KAFKA_VERSION, pid, self.listeners()["CLIENT"])
-        return True
+        return pid
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
         """Stop our broker: SIGTERM, SIGKILL after ``timeout`` s.  False if none was running."""
@@ -272,7 +313,7 @@ class LocalKafka:
 
     def _format(self, java: list[str]) -> None:
         """Format the KRaft storage with this state dir's cluster id."""
-        id_file = self.home / "cluster.id"
+        id_file = self.node.cluster_id_file if self.node else self.home / "cluster.id"
         if not id_file.is_file():
             id_file.write_text(_kafka_uuid() + "\n")
         args = [STORAGE_TOOL_MAIN, "format", "-t", id_file.read_text().strip()]
@@ -294,7 +335,7 @@ class LocalKafka:
                 f"Remove {self.data_dir} to start from empty storage."
             )
 
-    def _wait_ready(self, pid: int, timeout: float) -> None:
+    def wait_ready(self, pid: int, timeout: float = START_TIMEOUT_S) -> None:
         """Wait until the broker answers a metadata request, or explain why not."""
         deadline = time.monotonic() + timeout
         admin: AdminClient | None = None
