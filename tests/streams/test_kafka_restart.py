@@ -159,7 +159,7 @@ def _wait_until(what: str, done: Callable[[], bool], sup: Supervisor, timeout: f
 
 def _sigkill(broker: LocalKafka) -> None:
     """Kill the broker as a crash would: no controlled shutdown, no flush."""
-    pid = broker.ops.status().pid
+    pid = broker.status().pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 30
