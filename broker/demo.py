@@ -26,6 +26,8 @@ from broker.core.errors import InfrastructureError
 
 DEMO_ALERTS = REPO_ROOT / "deploy" / "demo-alerts"
 WARMUP_MESSAGES = 50
+CLUSTER_KAFKA_NODES = 3
+CLUSTER_SPARK_WORKERS = 2
 
 
 def demo_settings(base: Settings | None = None) -> Settings:
@@ -71,11 +73,14 @@ def run_demo(
     rate: float = 250.0,
     timeout_s: float = 300.0,
     console: Console | None = None,
+    cluster: bool = False,
 ) -> DemoResult:
     """Run the demo and return its figures (also printed).
 
     ``spark``: an existing session to use (left running); by default the demo
-    creates one and stops it at the end.
+    creates one and stops it at the end. ``cluster``: run on a local
+    three-node Kafka cluster and a Spark standalone cluster of two workers
+    (started and stopped by the demo) instead of one broker and ``local[N]``.
     """
     from broker.kafka.consume import latencies_s, read_topic
     from broker.kafka.local import LocalKafka
@@ -86,7 +91,14 @@ def run_demo(
 
     console = console or Console()
     settings = demo_settings(settings)
-    kafka = LocalKafka(settings)
+    kafka: Any = LocalKafka(settings)
+    spark_cluster: Any = None
+    if cluster:
+        from broker.kafka.cluster import LocalKafkaCluster
+        from broker.spark.cluster import LocalSparkCluster
+
+        kafka = LocalKafkaCluster(settings, nodes=CLUSTER_KAFKA_NODES)
+        settings = kafka.settings_for_clients()
     started_kafka = kafka.start()
     console.print(
         f"[bold]Kafka[/] {'started' if started_kafka else 'already running'} "
@@ -94,6 +106,17 @@ def run_demo(
     )
     own_spark = spark is None
     try:
+        if cluster:
+            spark_cluster = LocalSparkCluster(settings)
+            spark_cluster.start(workers=CLUSTER_SPARK_WORKERS)
+            update = {"master": spark_cluster.master_url}
+            settings = settings.model_copy(
+                update={"spark": settings.spark.model_copy(update=update)}
+            )
+            console.print(
+                f"[bold]Spark[/] standalone cluster {spark_cluster.master_url} with "
+                f"{spark_cluster.status().alive_workers} workers"
+            )
         old = [t for t in list_topics(settings) if t.startswith(("raw.demo.", "demo."))]
         delete_topics(settings, old)
         shutil.rmtree(checkpoint_dir(settings), ignore_errors=True)
@@ -104,7 +127,7 @@ def run_demo(
             f"[bold]Alerts[/] {len(ztf)} ZTF/other containers, {len(lsst)} Rubin "
             f"wire messages, {len(bad)} injected bad messages"
         )
-        console.print("[bold]Spark[/] starting the stream (local mode)...")
+        console.print(f"[bold]Spark[/] starting the stream ({settings.spark.master})...")
         spark = spark or spark_session(settings)
         query, handler = start_query(spark, settings)
         result = DemoResult()
@@ -172,6 +195,9 @@ def run_demo(
         if own_spark and spark is not None:
             console.print("[bold]Spark[/] stopping")
             stop_spark(spark)
+        if spark_cluster is not None:
+            spark_cluster.stop()
+            console.print("[bold]Spark[/] cluster stopped")
         if started_kafka:
             kafka.stop()
             console.print("[bold]Kafka[/] stopped")

@@ -320,7 +320,12 @@ def status(
 
 
 @app.command()
-def demo(rate: Annotated[float, typer.Option(help="replay rate, messages/s")] = 250.0) -> None:
+def demo(
+    rate: Annotated[float, typer.Option(help="replay rate, messages/s")] = 250.0,
+    cluster: Annotated[
+        bool, typer.Option(help="three Kafka nodes and a Spark standalone cluster of two workers")
+    ] = False,
+) -> None:
     """Run the whole broker on the bundled real alerts and print what happened.
 
     Progress and the summary go to the terminal; the full output of Spark,
@@ -334,7 +339,7 @@ def demo(rate: Annotated[float, typer.Option(help="replay rate, messages/s")] = 
     console.print(f"[bold]Logs[/] {log_file}", soft_wrap=True)
     try:
         with output_to(log_file) as terminal:
-            run_demo(rate=rate, console=terminal)
+            run_demo(rate=rate, console=terminal, cluster=cluster)
     except FauconError:
         err_console.print(f"Full log: {log_file}", soft_wrap=True)
         raise

@@ -76,3 +76,38 @@ def test_faucon_demo_command_prints_progress_and_keeps_the_logs_in_a_file(
     text = logs[0].read_text()
     assert "SparkContext" in text or "WARN" in text  # Spark's own output landed here
     assert "could not be established" not in text
+
+
+def test_faucon_demo_cluster_reconciles_on_three_brokers_and_two_workers(
+    tmp_path: Path,
+) -> None:
+    """`faucon demo --cluster`: the same summary and reconciliation on real clusters."""
+    from tests.broker.kafka.test_cluster import _free_ports
+
+    base = _free_ports(8)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FAUCON_")}
+    env |= {
+        "FAUCON_STATE_DIR": str(tmp_path / "state"),
+        "FAUCON_KAFKA__BOOTSTRAP": f"127.0.0.1:{base}",
+        "FAUCON_SPARK__CLUSTER_PORT": str(base + 6),
+        "FAUCON_SPARK__CLUSTER_UI_PORT": str(base + 7),
+        "FAUCON_METRICS_PORT": "0",
+    }
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("faucon")), "demo", "--cluster"],
+        capture_output=True, text=True, env=env, timeout=900, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    bootstrap = ",".join(f"127.0.0.1:{base + 2 * i}" for i in range(3))
+    assert f"Kafka started on {bootstrap}" in out
+    assert f"standalone cluster spark://127.0.0.1:{base + 6} with 2 workers" in out
+    assert "in = published + rejected: 1817 = " in out and "-> yes" in out
+    assert "unsupported_survey" in out and "demo.deadletter" in out
+    assert out.index("Spark cluster stopped") < out.index("Kafka stopped")
+    pids = [
+        int(p.read_text())
+        for p in (tmp_path / "state").rglob("*.pid")
+        if p.read_text().strip().isdigit()
+    ]
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()], "a cluster process survived"
