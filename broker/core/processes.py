@@ -22,8 +22,16 @@ from pathlib import Path
 from broker.core.errors import InfrastructureError
 
 
-def check_port_free(name: str, address: str) -> None:
-    """Raise if another process already listens on ``address`` (host:port)."""
+def check_port_free(
+    name: str,
+    address: str,
+    service: str = "Kafka broker",
+    fix: str = "FAUCON_KAFKA__BOOTSTRAP (the controller uses the next port)",
+) -> None:
+    """Raise if another process already listens on ``address`` (host:port).
+
+    ``service`` names what needs the port and ``fix`` the settings that move it.
+    """
     host, _, port = address.rpartition(":")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -33,10 +41,9 @@ def check_port_free(name: str, address: str) -> None:
         except OSError as exc:
             raise InfrastructureError(
                 f"{address} ({name} listener) is already in use by another process, maybe "
-                "another Kafka broker (see `ss -ltnp`). Stop it, or choose free ports with "
-                "FAUCON_KAFKA__BOOTSTRAP (the controller uses the next port)."
+                f"another {service} (see `ss -ltnp`). Stop it, or choose free ports with {fix}."
                 if exc.errno == errno.EADDRINUSE
-                else f"cannot bind {address} for Kafka: {exc}"
+                else f"cannot bind {address} for {service}: {exc}"
             ) from None
 
 

@@ -119,8 +119,9 @@ class LocalSparkCluster:
         if self._pid("master") is not None:
             return False
         sp = self.settings.spark
-        check_port_free("Spark master", f"{self.host}:{sp.cluster_port}")
-        check_port_free("Spark master UI", f"{self.host}:{sp.cluster_ui_port}")
+        fix = "FAUCON_SPARK__CLUSTER_PORT and FAUCON_SPARK__CLUSTER_UI_PORT"
+        check_port_free("master", f"{self.host}:{sp.cluster_port}", "Spark master", fix)
+        check_port_free("master UI", f"{self.host}:{sp.cluster_ui_port}", "Spark master", fix)
         self.home.mkdir(parents=True, exist_ok=True)
         self._launch(
             "master",
