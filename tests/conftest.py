@@ -37,6 +37,19 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free pair of loopback ports")
 
 
+def _free_ports(n: int) -> int:
+    """A port p such that p .. p+n-1 are all free on loopback."""
+    for base in range(31000, 60000, 97):
+        try:
+            for port in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free run of loopback ports")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real alert data beside the repository (../shared/data)."""

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from broker.core.config import Settings
 from broker.demo import run_demo
-from tests.conftest import _free_port_pair
+from tests.conftest import _free_port_pair, _free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -82,8 +82,6 @@ def test_faucon_demo_cluster_reconciles_on_three_brokers_and_two_workers(
     tmp_path: Path,
 ) -> None:
     """`faucon demo --cluster`: the same summary and reconciliation on real clusters."""
-    from tests.broker.kafka.test_cluster import _free_ports
-
     base = _free_ports(8)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAUCON_")}
     env |= {

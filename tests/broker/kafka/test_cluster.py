@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -17,23 +16,10 @@ from broker.core.config import load_settings
 from broker.kafka.cluster import LocalKafkaCluster
 from broker.kafka.replay import load_messages, publish
 from broker.kafka.topics import ensure_topics, topic_counts
-from tests.conftest import DEMO_ALERTS
+from tests.conftest import DEMO_ALERTS, _free_ports
 
 pytestmark = pytest.mark.integration
 FAUCON = str(Path(sys.executable).with_name("faucon"))
-
-
-def _free_ports(n: int) -> int:
-    """A port p such that p .. p+n-1 are all free on loopback."""
-    for base in range(31000, 60000, 97):
-        try:
-            for port in range(base, base + n):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free run of loopback ports")
 
 
 @pytest.fixture(scope="module")
