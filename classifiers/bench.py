@@ -1,7 +1,7 @@
 """Throughput of features + inference on normalized alerts, per core.
 
 :func:`bench` times :meth:`classifiers.inference.Scorer.score_alerts` (light
-curve from the alert dict, ``fsv1`` features, one ONNX run per model per
+curve from the alert dict, ``fsv2`` features, one ONNX run per model per
 batch, score records) on one thread, and breaks the time down by phase.
 :func:`snana_alerts` makes normalized-alert dicts from SNANA curves cut at
 random S/N >= 5 epochs, for use until real decoded alerts are at hand.

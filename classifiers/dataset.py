@@ -17,16 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from classifiers.features import DETECTION_SNR, LightCurve, extract
-from classifiers.snana import SnanaCurve
 from classifiers.tasks import Task
 
 EARLY_DAYS = 20.0
 HOLDOUT_FRACTION = 0.2
 SPLIT_SEED = 20240601
+
+
+class Curve(Protocol):
+    """A labelled curve: ``SnanaCurve`` or :class:`classifiers.trainset.Labelled`."""
+
+    @property
+    def lightcurve(self) -> LightCurve: ...
+
+    @property
+    def sn_class(self) -> str | None: ...
 
 
 @dataclass
@@ -84,31 +94,54 @@ def holdout_split(
     return mask
 
 
+def history(lc: LightCurve, t_alert: float, days: float) -> LightCurve:
+    """Points in ``[t_alert - days, t_alert]`` (what a packet with ``days`` of history holds)."""
+    t = lc[0]
+    a = int(np.searchsorted(t, t_alert - days, side="left"))
+    z = int(np.searchsorted(t, t_alert, side="right"))
+    return lc[0][a:z], lc[1][a:z], lc[2][a:z], lc[3][a:z]
+
+
 def augment(
-    lc: LightCurve, rng: np.random.Generator, n_random: int, n_early: int, bands: Sequence[str]
+    lc: LightCurve,
+    rng: np.random.Generator,
+    n_random: int,
+    n_early: int,
+    bands: Sequence[str],
+    history_days: float | None = None,
 ) -> list[LightCurve]:
-    """The full curve, ``n_random`` cuts at random S/N >= 5 epochs, ``n_early`` cuts in 0-40 d."""
+    """The full curve, ``n_random`` cuts at random S/N >= 5 epochs, ``n_early`` cuts in 0-40 d.
+
+    Every other early cut falls in the first 10 days (early alerts).  With
+    ``history_days`` (ZTF: 30), every other random cut keeps only that much
+    history before the alert, as a ZTF packet does.
+    """
     t, b, f, e = lc
     det = np.flatnonzero((f / e >= DETECTION_SNR) & np.isin(b, list(bands)))
     out = [lc]
     if det.size == 0:
         return out
-    for i in rng.choice(det, size=n_random, replace=True):
-        out.append(cut(lc, float(t[i])))
+    for k, i in enumerate(rng.choice(det, size=n_random, replace=True)):
+        if history_days is not None and k % 2 == 1:
+            out.append(history(lc, float(t[i]), history_days))
+        else:
+            out.append(cut(lc, float(t[i])))
     t0 = float(t[det[0]])
-    for dt in rng.uniform(0.0, 40.0, size=n_early):
-        out.append(cut(lc, t0 + float(dt)))
+    for k in range(n_early):  # every other early cut in the first 10 days
+        out.append(cut(lc, t0 + float(rng.uniform(0.0, 40.0 if k % 2 == 0 else 10.0))))
     return out
 
 
 def build_rows(
-    curves: Sequence[SnanaCurve],
+    curves: Sequence[Curve],
     task: Task,
     *,
     n_random: int = 0,
     n_early: int = 0,
     seed: int = 0,
     early_days: float | None = None,
+    history_days: float | None = None,
+    groups_of: Sequence[int] | None = None,
 ) -> Rows:
     """Feature rows of labelled ``curves`` for ``task``: as given, early-cut, or augmented.
 
@@ -124,6 +157,10 @@ def build_rows(
         Seed of the augmentation.
     early_days
         If set, each curve is cut this many days after its first detection.
+    history_days
+        Passed to :func:`augment`.
+    groups_of
+        Object id of each curve (default its index).
     """
     rng = np.random.default_rng(seed)
     lcs: list[LightCurve] = []
@@ -135,12 +172,12 @@ def build_rows(
         if early_days is not None:
             variants = [early_cut(lc, early_days, task.bands)]
         elif n_random or n_early:
-            variants = augment(lc, rng, n_random, n_early, task.bands)
+            variants = augment(lc, rng, n_random, n_early, task.bands, history_days)
         else:
             variants = [lc]
         lcs.extend(variants)
         ys.extend([task.class_index(c.sn_class or "")] * len(variants))
-        groups.extend([k] * len(variants))
+        groups.extend([k if groups_of is None else groups_of[k]] * len(variants))
         full.extend([early_days is None] + [False] * (len(variants) - 1))
     fm = extract(lcs, task.bands)
     return Rows(

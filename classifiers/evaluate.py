@@ -21,7 +21,6 @@ import numpy as np
 from broker.core.errors import ConfigError
 from classifiers import features, registry
 from classifiers.dataset import early_cut
-from classifiers.export import predict_proba
 from classifiers.inference import load_model
 from classifiers.metrics import binary_metrics, multiclass_metrics
 from classifiers.snana import load_snana
@@ -79,9 +78,12 @@ def evaluate(
     if early_days is not None:
         lcs = [early_cut(lc, early_days, model.bands) for lc in lcs]
     fm = features.extract(lcs, model.bands)
-    proba = predict_proba(model.session, fm.X)
+    proba = model.proba(fm.X)  # calibrated (manifest tables)
     if positive:
-        metrics = binary_metrics(y, proba[:, 1], float(manifest["operating_threshold"]))
+        threshold = manifest.get("threshold", manifest.get("operating_threshold"))
+        if threshold is None:
+            raise ConfigError(f"model {name} version {version}: binary model without a threshold")
+        metrics = binary_metrics(y, proba[:, 1], float(threshold))
     else:
         metrics = multiclass_metrics(y, proba, classes)
     return {

@@ -1,4 +1,4 @@
-"""Feature set ``fsv1``: the light-curve features shared by training and the stream.
+"""Feature set ``fsv2``: the light-curve features shared by training and the stream.
 
 A light curve is a tuple ``(mjd_tai, band, flux_njy, flux_err_njy)`` of numpy
 arrays.  :func:`extract` turns many light curves into a float32 matrix whose
@@ -23,11 +23,18 @@ Recipe (per light curve, only the model's bands):
 4. Colours (mag) of adjacent bands: of the peak fluxes, of interpolated fluxes
    at the global peak, 15 d after it and at the alert time, and of the bins.
 5. One Bazin fit (``light-curve`` ``BazinFit``, LMSDER) in the fit band
-   (``i`` if used, else ``r``): amplitude, baseline, reference time, rise and
-   fall times, reduced chi2.  It is the costliest feature (20-40 us/alert).
+   (``r``, present for ZTF and Rubin alike; ``fsv1`` used ``i``, absent on ZTF):
+   amplitude, baseline, reference time, rise and fall times, reduced chi2.
+   It is the costliest feature (20-40 us/alert).
 6. Global: rise time (first detection to peak), time since peak, width above
-   half maximum, and ``peak_mag`` (AB mag of ``scale``), the only feature
-   measuring absolute brightness (hence distance and survey depth).
+   half maximum, time since the first detection (alert age), and the fraction
+   of significant points (|S/N| >= 3) that are negative (flux below the
+   template: variable stars and AGN, rarely supernovae).
+
+``fsv2`` has no apparent-brightness feature (``fsv1``'s ``peak_mag`` measured
+distance and survey depth and did not transfer from SNPCC to ZTF); every flux
+is relative to the curve's brightest point.  Band names go through
+:mod:`classifiers.bands` (unknown names raise).
 
 The global peak time is the weighted mean time of the points above 70 % of
 ``scale`` in the band holding the brightest point.  Missing values are NaN
@@ -48,31 +55,29 @@ Examples
 from __future__ import annotations
 
 import itertools
-from bisect import bisect_left
-from collections.abc import Mapping, Sequence
-from operator import itemgetter
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import light_curve as lcf
 import numpy as np
 
 from classifiers import segments as sg
+from classifiers.alertlc import DUPLICATE_DAYS, LightCurve, lightcurve_from_alert
 
-FEATURE_SET = "fsv1"
-FEATURE_SET_VERSION = 1
+FEATURE_SET = "fsv2"
+FEATURE_SET_VERSION = 2
 MIN_POINTS = 3
 DETECTION_SNR = 5.0
 SIGNIFICANT_SNR = 3.0
 PRE_WINDOW_DAYS = 30.0
 INTERP_TOLERANCE_DAYS = 5.0
-DUPLICATE_DAYS = 5e-4  # ~43 s: a forced measurement this close to a detection is the same epoch
-FIT_BAND_PREFERENCE = ("i", "r")
+FIT_BAND_PREFERENCE = ("r", "i")
 PHASES = (-10.0, 10.0, 20.0, 30.0)
 PHASE_BINS = (-20.0, -7.0, 7.0, 20.0, 40.0, 70.0)
 CLIP = 1e9  # float32-safe bound for wild fit parameters
 _MAG = 2.5 / np.log(10.0)
 
-LightCurve = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+__all__ = ["DUPLICATE_DAYS", "LightCurve", "extract", "feature_names", "lightcurve_from_alert"]
 
 _EXTRACTOR = lcf.Extractor(
     lcf.Mean(),
@@ -83,6 +88,7 @@ _EXTRACTOR = lcf.Extractor(
     lcf.StetsonK(),
     lcf.LinearTrend(),
     lcf.InterPercentileRange(0.25),
+    lcf.EtaE(),
 )
 _BAZIN = lcf.BazinFit("lmsder")
 _BINS = tuple(f"b{i + 1}" for i in range(len(PHASE_BINS) - 1))
@@ -107,7 +113,7 @@ COLOR_FEATURES = (
     *(f"color_{b}" for b in _BINS),
 )
 FIT_FEATURES: tuple[str, ...] = tuple(_BAZIN.names)
-GLOBAL_FEATURES = ("rise_time", "time_since_peak", "half_width", "peak_mag")
+GLOBAL_FEATURES = ("rise_time", "time_since_peak", "half_width", "time_since_first", "neg_frac")
 
 
 class FeatureMatrix(NamedTuple):
@@ -118,18 +124,18 @@ class FeatureMatrix(NamedTuple):
 
 
 def fit_band(bands: Sequence[str]) -> str:
-    """Band of the Bazin fit: the first of ``i``, ``r`` present, else the first band."""
+    """Band of the Bazin fit: the first of ``r``, ``i`` present, else the first band."""
     return next((b for b in FIT_BAND_PREFERENCE if b in bands), bands[0])
 
 
 def feature_names(bands: Sequence[str]) -> list[str]:
-    """Ordered feature names of ``fsv1`` for ``bands``.
+    """Ordered feature names of ``fsv2`` for ``bands``.
 
     Examples
     --------
     >>> names = feature_names(("g", "r"))
     >>> len(names), names[0], names[-1]
-    (71, 'g_mean', 'peak_mag')
+    (74, 'g_mean', 'neg_frac')
     """
     names = [f"{b}_{f}" for b in bands for f in BAND_FEATURES]
     names += [f"{a}{b}_{f}" for a, b in itertools.pairwise(bands) for f in COLOR_FEATURES]
@@ -137,67 +143,8 @@ def feature_names(bands: Sequence[str]) -> list[str]:
     return names + list(GLOBAL_FEATURES)
 
 
-def lightcurve_from_alert(alert: Mapping[str, Any]) -> LightCurve:
-    """Light curve of a normalized Faucon alert (``faucon.alert.avsc``), sorted by time.
-
-    Uses ``history`` entries of kind ``detection`` or ``forced`` with a flux
-    and an error, plus the current detection.  A forced measurement within
-    :data:`DUPLICATE_DAYS` (~43 s) of a detection in the same band is the
-    same epoch and is dropped.
-
-    Examples
-    --------
-    >>> a = {"mjd_tai": 2.0, "band": "g", "flux_njy": 9.0, "flux_err_njy": 1.0, "history": [
-    ...     {"mjd_tai": 1.0, "band": "g", "kind": "forced", "flux_njy": 3.0, "flux_err_njy": 1.0},
-    ...     {"mjd_tai": 2.0, "band": "g", "kind": "forced", "flux_njy": 8.0, "flux_err_njy": 1.0},
-    ...     {"mjd_tai": 0.5, "band": "g", "kind": "upper_limit", "flux_njy": None}]}
-    >>> lightcurve_from_alert(a)[2].tolist()
-    [3.0, 9.0]
-    """
-    dets: list[tuple[float, str, float, float]] = []
-    forced: list[tuple[float, str, float, float]] = []
-    for h in alert.get("history") or ():
-        flux, err = h.get("flux_njy"), h.get("flux_err_njy")
-        if flux is None or err is None:
-            continue
-        kind = h.get("kind")
-        if kind == "detection":
-            dets.append((h["mjd_tai"], h["band"], flux, err))
-        elif kind == "forced":
-            forced.append((h["mjd_tai"], h["band"], flux, err))
-    flux, err = alert.get("flux_njy"), alert.get("flux_err_njy")
-    if flux is not None and err is not None:
-        dets.append((alert["mjd_tai"], alert["band"], flux, err))
-    if forced and dets:  # forced photometry may repeat a detection's epoch
-        times: dict[str, list[float]] = {}
-        for p in dets:
-            times.setdefault(p[1], []).append(p[0])
-        for band_times in times.values():
-            band_times.sort()
-        kept = []
-        for p in forced:
-            ts = times.get(p[1], [])
-            k = bisect_left(ts, p[0] - DUPLICATE_DAYS)
-            if k < len(ts) and ts[k] <= p[0] + DUPLICATE_DAYS:
-                continue
-            kept.append(p)
-        forced = kept
-    points = dets + forced
-    if not points:
-        empty = np.zeros(0)
-        return empty, np.zeros(0, dtype="<U1"), empty, empty
-    points.sort(key=itemgetter(0))
-    t, b, f, e = zip(*points, strict=True)
-    return (
-        np.array(t, dtype=np.float64),
-        np.array(b, dtype=str),
-        np.array(f, dtype=np.float64),
-        np.array(e, dtype=np.float64),
-    )
-
-
 def extract(lcs: Sequence[LightCurve], bands: Sequence[str]) -> FeatureMatrix:
-    """Compute the ``fsv1`` features of many light curves at once.
+    """Compute the ``fsv2`` features of many light curves at once.
 
     Parameters
     ----------
@@ -286,9 +233,12 @@ def extract(lcs: Sequence[LightCurve], bands: Sequence[str]) -> FeatureMatrix:
     half = sig & (fn >= 0.5)
     width = sg.reduce(np.maximum, np.where(half, tr, -np.inf), bt.ostart, bt.ocount)
     width -= sg.reduce(np.minimum, np.where(half, tr, np.inf), bt.ostart, bt.ocount)
+    strong = np.abs(fn) >= SIGNIFICANT_SNR * en
+    n_strong = np.bincount(obj[strong], minlength=n)[:n]
+    n_neg = np.bincount(obj[strong & (fn < 0)], minlength=n)[:n]
     with np.errstate(invalid="ignore", divide="ignore"):
-        peak_mag = -2.5 * np.log10(bt.scale) + 31.4
-    parts.append(np.stack([t_peak, t_last - t_peak, width, peak_mag], 1))
+        neg_frac = np.where(n_strong > 0, n_neg / n_strong, np.nan)
+    parts.append(np.stack([t_peak, t_last - t_peak, width, t_last, neg_frac], 1))
     X = np.concatenate(parts, axis=1)
     X[~np.isfinite(X)] = np.nan
     np.clip(X, -CLIP, CLIP, out=X)

@@ -5,14 +5,21 @@ It holds one onnxruntime session per promoted model and reloads a model when
 its ``PROMOTED`` file changes (checked at most every :data:`CHECK_SECONDS`).
 
 Each alert gets, for every model serving its ``survey``, one record per
-label (``snia``: ``Ia``; ``sntype``: ``Ia``, ``II``, ``Ibc``)::
+label (``snia``: ``Ia``; ``sntype``: ``Ia``, ``II``, ``Ibc``, ``periodic``, ``agn``,
+``flare``), probabilities calibrated by the manifest's tables
+(:mod:`classifiers.calibration`)::
 
     {"model": "snia", "version": "1", "model_hash": "<sha256 of model.onnx>",
      "label": "Ia", "probability": 0.93, "reason": None}
 
 An alert with fewer than ``min_points`` points of S/N >= 3 in the model's
 bands (from 30 d before its first S/N >= 5 point on) gets
-``probability=None`` and ``reason="too_few_points: 2 < 3"``.
+``probability=None`` and ``reason="too_few_points: 2 < 3"``.  An alert whose
+``context`` (cross-match label) is a known variable star, AGN/blazar, star,
+young stellar object or asteroid gets ``probability=None`` and
+``reason="context_veto: variable_star"`` (etc.) for the supernova labels
+``Ia``, ``II``, ``Ibc`` (:func:`context_veto`; switch off with :data:`VETO`).
+An unknown band name gives ``reason="invalid_photometry: UnknownBandError ..."``.
 
 Examples
 --------
@@ -32,13 +39,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
 from broker.core.errors import ConfigError
 from classifiers import features, registry
+from classifiers.bands import UnknownBandError
+from classifiers.calibration import calibrate
 from classifiers.export import make_session, predict_proba
 
 CHECK_SECONDS = 5.0
+VETO = True
+"""Apply :func:`context_veto` (alerts whose ``context`` is a known star/AGN/asteroid)."""
+VETO_CONTEXTS = frozenset(
+    {"variable_star", "agn_blazar", "stellar", "young_stellar_object", "solar_system"}
+)
+TRANSIENT_LABELS = frozenset({"Ia", "II", "Ibc"})
 LOG = logging.getLogger(__name__)
 Record = dict[str, Any]
 
@@ -56,6 +72,47 @@ class LoadedModel:
     labels: tuple[str, ...]
     min_points: int
     session: ort.InferenceSession
+    positive: str | None = None
+    threshold: float | None = None
+    calibration: dict[str, Any] | None = None
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities of feature rows (manifest ``calibration``)."""
+        raw = predict_proba(self.session, X)
+        return calibrate(self.calibration, raw, self.classes, self.positive)
+
+
+def score_curves(
+    model: LoadedModel, lcs: Sequence[features.LightCurve]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Calibrated probabilities ``(n, n_classes)`` and S/N >= 3 point counts of light curves.
+
+    Curves with fewer than ``model.min_points`` such points get NaN rows
+    (the stream would not score them).
+    """
+    fm = features.extract(lcs, model.bands)
+    proba = np.full((len(lcs), len(model.classes)), np.nan)
+    ok = fm.n_significant >= model.min_points
+    if ok.any():
+        proba[ok] = model.proba(fm.X[ok])
+    return proba, fm.n_significant
+
+
+def context_veto(context: object) -> str | None:
+    """Reason to withhold a transient probability given the alert's ``context``, else None.
+
+    ``context`` is the label of ``broker.catalogs.context`` (``variable_star``,
+    ``agn_blazar``, ``stellar``, ``young_stellar_object``, ``solar_system``,
+    ``galaxy_hosted``, ``hostless``, ``unknown``); those in
+    :data:`VETO_CONTEXTS` veto.
+
+    Examples
+    --------
+    >>> context_veto("variable_star"), context_veto("galaxy_hosted"), context_veto(None)
+    ('context_veto: variable_star', None, None)
+    """
+    label = str(context) if context is not None else ""
+    return f"context_veto: {label}" if label in VETO_CONTEXTS else None
 
 
 def load_model(name: str, version: str, models_dir: str | Path | None = None) -> LoadedModel:
@@ -72,6 +129,7 @@ def load_model(name: str, version: str, models_dir: str | Path | None = None) ->
             f"v{features.FEATURE_SET_VERSION}; retrain it"
         )
     min_points = manifest.get("min_points", {})
+    threshold = manifest.get("threshold", manifest.get("operating_threshold"))
     if float(min_points.get("snr", features.SIGNIFICANT_SNR)) != features.SIGNIFICANT_SNR:
         raise ConfigError(f"model {name} version {version}: min_points.snr differs from the code")
     path = registry.model_dir(name, version, models_dir) / manifest["model_file"]
@@ -85,6 +143,9 @@ def load_model(name: str, version: str, models_dir: str | Path | None = None) ->
         labels=tuple(manifest["labels"]),
         min_points=int(min_points.get("count", features.MIN_POINTS)),
         session=make_session(path),
+        positive=manifest.get("positive_class"),
+        threshold=float(threshold) if threshold is not None else None,
+        calibration=manifest.get("calibration"),
     )
 
 
@@ -158,7 +219,7 @@ class Scorer:
             if any(surveys[i] in m.surveys for m in models):
                 try:
                     lcs[i] = features.lightcurve_from_alert(alert)
-                except (KeyError, TypeError, ValueError) as exc:
+                except (KeyError, TypeError, ValueError, UnknownBandError) as exc:
                     lcs[i] = f"invalid_photometry: {type(exc).__name__} {exc}"
         for bands in dict.fromkeys(m.bands for m in models):
             group = [m for m in models if m.bands == bands]
@@ -167,12 +228,13 @@ class Scorer:
             fm = features.extract([lcs[i] for i in idx], bands)  # type: ignore[misc]
             row_of = {i: k for k, i in enumerate(idx)}
             for model in group:
-                self._score_model(model, lcs, surveys, fm, row_of, out)
+                self._score_model(model, alerts, lcs, surveys, fm, row_of, out)
         return out
 
     @staticmethod
     def _score_model(
         model: LoadedModel,
+        alerts: Sequence[Mapping[str, Any]],
         lcs: Mapping[int, Any],
         surveys: list[str],
         fm: features.FeatureMatrix,
@@ -181,15 +243,18 @@ class Scorer:
     ) -> None:
         mine = [i for i in lcs if surveys[i] in model.surveys]
         ok = [i for i in mine if i in row_of and fm.n_significant[row_of[i]] >= model.min_points]
-        proba = predict_proba(model.session, fm.X[[row_of[i] for i in ok]])
+        proba = model.proba(fm.X[[row_of[i] for i in ok]])
         p_of = {i: proba[k] for k, i in enumerate(ok)}
         cols = [model.classes.index(label) for label in model.labels]
         base = {"model": model.name, "version": model.version, "model_hash": model.model_hash}
         for i in mine:
+            veto = context_veto(alerts[i].get("context")) if VETO else None
             if i in p_of:
                 p = p_of[i]
                 recs = [
                     {**base, "label": lb, "probability": round(float(p[c]), 6), "reason": None}
+                    if veto is None or lb not in TRANSIENT_LABELS
+                    else {**base, "label": lb, "probability": None, "reason": veto}
                     for lb, c in zip(model.labels, cols, strict=True)
                 ]
             else:

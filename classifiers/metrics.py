@@ -44,24 +44,29 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, 
 
 
 def multiclass_metrics(y: np.ndarray, proba: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
-    """Macro one-vs-rest ROC AUC, accuracy and per-class purity/efficiency (argmax decision)."""
+    """Macro one-vs-rest ROC AUC (present classes), accuracy, purity/efficiency (argmax)."""
     y = np.asarray(y).astype(int)
     pred = np.argmax(proba, axis=1)
     labels = list(range(len(classes)))
     prec, rec, _, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
-    present = np.unique(y)
-    if present.size == len(classes):
-        auc = roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=labels)
-        per_auc = [roc_auc_score(y == k, proba[:, k]) for k in labels]
-    else:
-        auc, per_auc = float("nan"), [float("nan")] * len(classes)
+    present = set(np.unique(y).tolist())
+    # one-vs-rest AUC of every class present (SNPCC has no variables: sntype's
+    # periodic/agn/flare columns are skipped there); macro = their mean
+    per_auc = [
+        roc_auc_score(y == k, proba[:, k]) if k in present and len(present) > 1 else float("nan")
+        for k in labels
+    ]
+    defined = [a for a in per_auc if np.isfinite(a)]
+    auc = float(np.mean(defined)) if defined else float("nan")
     return {
         "n": int(y.size),
         "roc_auc": _r(auc),
         "accuracy": _r((pred == y).mean()) if y.size else float("nan"),
         "purity": {c: _r(prec[k]) for k, c in enumerate(classes)},
         "efficiency": {c: _r(rec[k]) for k, c in enumerate(classes)},
-        "roc_auc_per_class": {c: _r(per_auc[k]) for k, c in enumerate(classes)},
+        "roc_auc_per_class": {
+            c: _r(per_auc[k]) if np.isfinite(per_auc[k]) else None for k, c in enumerate(classes)
+        },
         "support": {c: int(support[k]) for k, c in enumerate(classes)},
     }
 

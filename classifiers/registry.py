@@ -193,3 +193,34 @@ def promoted(models_dir: str | Path | None = None) -> dict[str, str]:
         if version is not None:
             out[name] = version
     return out
+
+
+def operating_threshold(name: str, models_dir: str | Path | None = None) -> float:
+    """Operating threshold (calibrated probability, unitless) of the promoted version of ``name``.
+
+    Read from the manifest's ``threshold`` (older manifests: ``operating_threshold``).
+
+    Raises
+    ------
+    ConfigError
+        No promoted version, or its manifest has no threshold (a multi-class model).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_model("demo", "1", b"x", {"task": "demo", "threshold": 0.42}, root)
+    >>> promote("demo", "1", root)
+    >>> operating_threshold("demo", root)
+    0.42
+    """
+    version = promoted_version(name, models_dir)
+    if version is None:
+        raise ConfigError(f"model {name} has no promoted version in {models_root(models_dir)}")
+    manifest = load_manifest(name, version, models_dir)
+    value = manifest.get("threshold", manifest.get("operating_threshold"))
+    if value is None:
+        raise ConfigError(
+            f"model {name} version {version} has no operating threshold (multi-class, argmax)"
+        )
+    return float(value)

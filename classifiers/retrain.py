@@ -14,9 +14,18 @@ Steps (run by the ``faucon_retrain`` DAG, one call per model):
    on them, full and early (cut 20 d after the first S/N >= 5 point).  The
    candidate never saw them; the promoted model may have (if its training set
    differed), which can only favour the promoted model: the gate is conservative.
-4. **Gate.** Promote when there is no promoted version, or when
-   ``candidate[metric] >= promoted[metric] - tolerance`` (default metric
-   ``roc_auc_early``, tolerance 0.005).
+4. **Gate.** Promote when there is no promoted version, or when both
+   ``candidate[metric] >= promoted[metric] - tolerance`` on the SNPCC held-out
+   set (default metric ``roc_auc_early``, tolerance 0.005) *and* the same holds
+   on the validation half of the real labelled curves
+   (:func:`classifiers.evaluate_real.evaluate_curves`, ``part="validation"``;
+   metric :data:`classifiers.gate_real.REAL_METRICS`: the smallest SN Ia vs negative ROC AUC in the
+   negatives' densest 20-day window for binary models, the fraction of real
+   SN Ia labelled Ia for multi-class ones).  The real curves are
+   ``real_dir``, else ``$FAUCON_REAL_CURVES``, else
+   ``../shared/data/labeled-real`` beside the repository; when none exists a
+   promoted model is never replaced (the report says why).  Their training
+   half is added to the candidate's training set (ZTF tasks).
 5. **Report** ``retrain-report.json`` is saved in the candidate's registry
    directory, whatever the decision.  The running stream's scorers reload a
    changed ``PROMOTED`` file within 5 s (:mod:`classifiers.inference`).
@@ -42,6 +51,7 @@ from typing import Any
 from broker.core.errors import ConfigError
 from classifiers import registry
 from classifiers.dataset import EARLY_DAYS, HOLDOUT_FRACTION, SPLIT_SEED, holdout_split
+from classifiers.gate_real import REAL_METRICS, decide_real, evaluate_real, real_dir_of
 from classifiers.snana import dataset_sha256, parse_dat
 
 REPORT_FILE = "retrain-report.json"
@@ -144,6 +154,17 @@ def evaluate_both(
     return out
 
 
+def loadable(name: str, version: str, models_dir: Path | None) -> bool:
+    """Whether this code can score with ``version`` (same feature set, model file intact)."""
+    from classifiers.inference import load_model
+
+    try:
+        load_model(name, version, models_dir)
+    except ConfigError:
+        return False
+    return True
+
+
 def decide(
     candidate: dict[str, Any], promoted: dict[str, Any] | None, metric: str, tolerance: float
 ) -> tuple[bool, str]:
@@ -172,8 +193,12 @@ def retrain(
     seed: int = 0,
     threads: int = 1,
     log: Callable[[str], None] = print,
+    real_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate against the promoted version, promote if not worse; returns the report.
+
+    ``real_dir``: real labelled curves for the second half of the gate (see
+    :func:`real_dir_of`); all other arguments are unchanged from before.
 
     Examples
     --------
@@ -186,15 +211,35 @@ def retrain(
     _split_metric(metric)
     training = build_training_set(data, extra, work_dir / "trainset", limit)
     log(f"{task}: training set {training['n_base']} + {training['n_extra']} extra curves")
+    real = real_dir_of(real_dir)
     manifest = train(
-        task, work_dir / "trainset", models_dir=models_dir, seed=seed, threads=threads, log=log
+        task,
+        work_dir / "trainset",
+        models_dir=models_dir,
+        seed=seed,
+        threads=threads,
+        log=log,
+        real_dir=real,
     )
     name, version = manifest["name"], manifest["version"]
     held = holdout_set(work_dir / "trainset", work_dir / "holdout")
     previous = registry.promoted_version(name, models_dir)
+    if previous is not None and not loadable(name, previous, models_dir):
+        log(f"{name}: promoted version {previous} uses another feature set; compared as absent")
+        previous = None
     cand = evaluate_both(name, version, work_dir / "holdout", models_dir)
     prom = evaluate_both(name, previous, work_dir / "holdout", models_dir) if previous else None
-    promote, reason = decide(cand, prom, metric, tolerance)
+    snpcc_ok, snpcc_reason = decide(cand, prom, metric, tolerance)
+    kind = "binary" if manifest.get("positive_class") else "multiclass"
+    real_metric = REAL_METRICS[kind]
+    real_cand = evaluate_real(name, version, real, models_dir) if real else None
+    real_prom = evaluate_real(name, previous, real, models_dir) if real and previous else None
+    if previous is None:
+        real_ok, real_reason = True, "real: no promoted version yet"
+    else:
+        real_ok, real_reason = decide_real(real_cand, real_prom, real_metric, tolerance)
+    promote = snpcc_ok and real_ok
+    reason = f"{snpcc_reason}; {real_reason}"
     if promote:
         registry.promote(name, version, models_dir)
     log(f"{name}: version {version} {'promoted' if promote else 'not promoted'} ({reason})")
@@ -207,6 +252,12 @@ def retrain(
         "tolerance": tolerance,
         "candidate": cand,
         "promoted_before": prom,
+        "real": {
+            "dir": str(real) if real else None,
+            "metric": real_metric,
+            "candidate": real_cand,
+            "promoted_before": real_prom,
+        },
         "decision": {
             "promoted": promote,
             "reason": reason,
@@ -217,3 +268,6 @@ def retrain(
     path = registry.model_dir(name, version, models_dir) / REPORT_FILE
     path.write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+__all__ = ["decide", "decide_real", "evaluate_real", "real_dir_of", "retrain"]

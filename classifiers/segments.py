@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classifiers.bands import UnknownBandError, canonical
+
 
 @dataclass
 class Batch:
@@ -62,9 +64,7 @@ def prepare(
     f = np.concatenate([np.asarray(lc[2], dtype=np.float64) for lc in lcs]) if n else t
     e = np.concatenate([np.asarray(lc[3], dtype=np.float64) for lc in lcs]) if n else t
     names = np.concatenate([np.asarray(lc[1]).astype(str) for lc in lcs]) if n else t
-    band = np.full(obj.size, -1, dtype=np.int64)
-    for i, b in enumerate(bands):
-        band[names == b] = i
+    band = band_index(names, obj, bands)
     with np.errstate(invalid="ignore", divide="ignore"):
         snr = f / e
     keep = (band >= 0) & np.isfinite(t) & np.isfinite(f) & np.isfinite(e) & (e > 0)
@@ -98,6 +98,29 @@ def prepare(
         sstart,
         scount,
     )
+
+
+def band_index(names: np.ndarray, obj: np.ndarray, bands: Sequence[str]) -> np.ndarray:
+    """Index of each point's band in ``bands`` (-1: a known band the model does not use).
+
+    Names are resolved by :mod:`classifiers.bands` aliases (``R`` is ``r``); an
+    unknown name raises :class:`~classifiers.bands.UnknownBandError` naming the
+    light curve (its index in the batch).
+    """
+    out = np.full(names.size, -1, dtype=np.int64)
+    if names.size == 0:
+        return out
+    wanted = [canonical(b) for b in bands]
+    uniq, inverse = np.unique(names, return_inverse=True)
+    for k, name in enumerate(uniq):
+        try:
+            letter = canonical(name)
+        except UnknownBandError as exc:
+            first = int(obj[np.flatnonzero(inverse.reshape(-1) == k)[0]])
+            raise UnknownBandError(str(name), f"light curve #{first} of the batch") from exc
+        if letter in wanted:
+            out[inverse.reshape(-1) == k] = wanted.index(letter)
+    return out
 
 
 def bounds(sorted_ids: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:

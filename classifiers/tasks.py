@@ -1,16 +1,18 @@
 """The classification tasks: bands, classes and surveys of each model.
 
-===========  ======  ==================  ==========  ===========================
-model        bands   classes             surveys     use
-===========  ======  ==================  ==========  ===========================
-snia         griz    non-Ia, Ia          LSST        P(SN Ia) for Rubin alerts
-snia_ztf     gr      non-Ia, Ia          ZTF         P(SN Ia) for ZTF alerts
-sntype       griz    Ia, II, Ibc         LSST        SN type for Rubin alerts
-sntype_ztf   gr      Ia, II, Ibc         ZTF         SN type for ZTF alerts
-===========  ======  ==================  ==========  ===========================
+===========  ======  ===============================  ======  ===========================
+model        bands   classes                          survey  use
+===========  ======  ===============================  ======  ===========================
+snia         griz    non-Ia, Ia                       LSST    P(SN Ia) for Rubin alerts
+snia_ztf     gr      non-Ia, Ia                       ZTF     P(SN Ia) for ZTF alerts
+sntype       griz    Ia, II, Ibc, periodic, agn, flare LSST    class for Rubin alerts
+sntype_ztf   gr      Ia, II, Ibc, periodic, agn, flare ZTF     class for ZTF alerts
+===========  ======  ===============================  ======  ===========================
 
-Rubin's u and y bands are ignored (the training set has griz only); ZTF's
-rare i-band points are ignored by the ZTF models.
+"non-Ia" holds SN II, Ibc and the simulated variables (periodic: RR Lyrae,
+eclipsing binaries, long-period variables; agn: damped random walk; flare:
+M-dwarf flares and dwarf-nova outbursts).  Rubin's u and y bands are ignored
+(SNPCC has griz only); ZTF's rare i-band points are ignored by the ZTF models.
 
 Examples
 --------
@@ -56,7 +58,7 @@ class Task:
     positive: str | None = None
 
     def class_index(self, sn_class: str) -> int:
-        """Column of ``sn_class`` (``Ia``/``II``/``Ibc``) in this task's classes."""
+        """Column of ``sn_class`` (``Ia``, ``II``, ``periodic``...) in this task's classes."""
         if self.positive is not None:
             return int(sn_class == self.positive)
         try:
@@ -67,25 +69,25 @@ class Task:
 
 _GRIZ = ("g", "r", "i", "z")
 _GR = ("g", "r")
+SN_CLASSES = ("Ia", "II", "Ibc")
+NEGATIVE_CLASSES = ("periodic", "agn", "flare")
+_ALL = SN_CLASSES + NEGATIVE_CLASSES
 TASKS: dict[str, Task] = {
     "snia": Task(
-        "snia", _GRIZ, ("non-Ia", "Ia"), ("Ia",), ("LSST",), "SN Ia vs other SNe, griz", "Ia"
+        "snia", _GRIZ, ("non-Ia", "Ia"), ("Ia",), ("LSST",), "SN Ia vs SNe, variables, griz",
+        "Ia",
     ),
     "snia_ztf": Task(
-        "snia_ztf", _GR, ("non-Ia", "Ia"), ("Ia",), ("ZTF",), "SN Ia vs other SNe, g and r", "Ia"
+        "snia_ztf", _GR, ("non-Ia", "Ia"), ("Ia",), ("ZTF",),
+        "SN Ia vs other SNe and variables, g and r", "Ia",
     ),
     "sntype": Task(
-        "sntype", _GRIZ, ("Ia", "II", "Ibc"), ("Ia", "II", "Ibc"), ("LSST",), "SN Ia/II/Ibc, griz"
+        "sntype", _GRIZ, _ALL, _ALL, ("LSST",), "SN Ia/II/Ibc vs periodic/AGN/flare, griz"
     ),
     "sntype_ztf": Task(
-        "sntype_ztf",
-        _GR,
-        ("Ia", "II", "Ibc"),
-        ("Ia", "II", "Ibc"),
-        ("ZTF",),
-        "SN Ia/II/Ibc, g and r",
+        "sntype_ztf", _GR, _ALL, _ALL, ("ZTF",), "SN Ia/II/Ibc vs periodic/AGN/flare, g and r"
     ),
-}
+}  # fmt: skip
 
 
 def get_task(name: str) -> Task:

@@ -1,4 +1,4 @@
-"""Feature set fsv1: names, determinism, alert conversion."""
+"""Feature set fsv2: names, determinism, alert conversion, band aliases."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ GRIZ = ("g", "r", "i", "z")
 def test_names_are_explicit_and_ordered() -> None:
     names = features.feature_names(GRIZ)
     assert len(names) == len(set(names))
-    assert names[0] == "g_mean" and names[-1] == "peak_mag"
-    assert "i_bazin_fit_rise_time" in names and "r_bazin_fit_rise_time" not in names
+    assert names[0] == "g_mean" and names[-1] == "neg_frac"
+    assert "peak_mag" not in names  # no apparent-brightness feature in fsv2
+    assert "r_bazin_fit_rise_time" in names and "i_bazin_fit_rise_time" not in names
     assert "iz_color_b3" in names
-    assert features.feature_names(("g", "r"))[-10] == "r_bazin_fit_amplitude"
-    assert features.FEATURE_SET == "fsv1"
+    assert features.feature_names(("g", "r"))[-11] == "r_bazin_fit_amplitude"
+    assert features.FEATURE_SET == "fsv2"
 
 
 def test_matrix_shape_and_dtype(curves: list[SnanaCurve]) -> None:
@@ -59,18 +60,17 @@ def test_missing_band_and_empty_curve(curves: list[SnanaCurve]) -> None:
     fm = features.extract([lc, empty], GRIZ)
     row = dict(zip(names, fm.X[0], strict=True))
     assert np.isnan(row["z_mean"]) and np.isnan(row["iz_color_peak"])
-    assert np.isfinite(row["g_mean"]) and np.isfinite(row["peak_mag"])
+    assert np.isfinite(row["g_mean"]) and np.isfinite(row["time_since_first"])
     assert np.isnan(fm.X[1]).all() and fm.n_significant[1] == 0
     assert features.extract([], GRIZ).X.shape == (0, len(names))
 
 
-def test_scale_invariance_except_peak_mag(curves: list[SnanaCurve]) -> None:
+def test_scale_invariance(curves: list[SnanaCurve]) -> None:
+    """fsv2 does not depend on distance: scaling fluxes and errors changes nothing."""
     t, band, f, e = curves[3].lightcurve
     names = features.feature_names(GRIZ)
     x1, x2 = features.extract([(t, band, f, e), (t, band, 10 * f, 10 * e)], GRIZ).X
-    mag = names.index("peak_mag")
-    assert x2[mag] == np.float32(x1[mag] - 2.5)
-    others = [k for k in range(len(names)) if k != mag and "bazin" not in names[k]]
+    others = [k for k in range(len(names)) if "bazin" not in names[k]]
     np.testing.assert_allclose(x1[others], x2[others], rtol=1e-4, atol=1e-6)
 
 
