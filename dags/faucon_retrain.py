@@ -3,9 +3,11 @@
 Daily at 16:00 UTC (after ``faucon_archive_night``), two independent branches:
 
 * ``retrain`` (one mapped task per model in ``models``): build the training
-  set (labelled SNANA curves ``data`` + ``extra`` label directories), train,
+  set (labelled SNANA curves ``data`` + ``extra`` label directories, plus the
+  training half of the real curves ``real_curves`` for ZTF models), train,
   export ONNX, evaluate the candidate and the promoted version on the same
-  held-out curves, promote only if ``metric`` is not worse by more than
+  SNPCC held-out curves and on the real validation curves, promote only if
+  neither ``metric`` nor the real-curve metric is worse by more than
   ``tolerance``; the report is saved in the candidate's registry directory.
   Running streams load a new promoted version within seconds, no restart.
 * ``followup``: rank the night's archived alerts by snia uncertainty
@@ -42,13 +44,18 @@ with DAG(
     default_args={**DEFAULT_ARGS, "retries": 1},
     params={
         "night": Param(None, type=["null", "string"], pattern=NIGHT_PATTERN),
-        "models": Param(["snia", "snia_ztf", "sntype"], type="array"),
+        "models": Param(["snia", "snia_ztf", "sntype", "sntype_ztf"], type="array"),
         "data": Param(DEFAULT_DATA, type="string", description="labelled SNANA .DAT dir or tar"),
         "extra": Param([], type="array", description="more labelled .DAT directories"),
         "limit": Param(None, type=["null", "integer"], minimum=10),
         "metric": Param("roc_auc_early", type="string"),
         "tolerance": Param(0.005, type="number", minimum=0),
         "models_dir": Param(None, type=["null", "string"]),
+        "real_curves": Param(
+            None,
+            type=["null", "string"],
+            description="real labelled curves for the gate (default ../shared/data/labeled-real)",
+        ),
         "top": Param(20, type="integer", minimum=1),
         "max_mag": Param(None, type=["null", "number"]),
     },
@@ -79,6 +86,8 @@ with DAG(
             args += ["--limit", str(p["limit"])]
         if p.get("models_dir"):
             args += ["--models-dir", p["models_dir"]]
+        if p.get("real_curves"):
+            args += ["--real-curves", p["real_curves"]]
         return cli(*args)
 
     @task.bash(cwd=str(REPO), execution_timeout=dt.timedelta(minutes=30))

@@ -148,9 +148,17 @@ def retrain(
     tolerance: Annotated[float, typer.Option(help="how much worse may the candidate be")] = 0.005,
     threads: Annotated[int, typer.Option(help="OpenMP threads for boosting")] = 1,
     models_dir: Annotated[Path | None, typer.Option(help="registry root")] = None,
+    real_curves: Annotated[
+        Path | None,
+        typer.Option(
+            help="real labelled curves (class folders, light-curves/*.csv) for the second "
+            "half of the gate; default $FAUCON_REAL_CURVES, else ../shared/data/labeled-real"
+        ),
+    ] = None,
 ) -> None:
-    """Train a candidate, evaluate it and the promoted version on the same held-out set,
-    promote it when not worse; the report is saved next to the candidate."""
+    """Train a candidate, evaluate it and the promoted version on the same held-out set
+    (SNPCC) and on real validation curves, promote it when not worse on both; the report
+    is saved next to the candidate."""
     from classifiers.retrain import retrain as retrain_task
 
     def action() -> dict[str, Any]:
@@ -165,6 +173,7 @@ def retrain(
             threads=threads,
             models_dir=models_dir,
             log=lambda m: _err.print(m),
+            real_dir=real_curves,
         )
 
     print_json(run(action))

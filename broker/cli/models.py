@@ -11,6 +11,8 @@ Examples
     faucon models list
     faucon models show snia
     faucon models evaluate --model snia --snana DIR_OR_TAR --early 20
+    faucon models evaluate --model snia_ztf --curves /work/shared/data/labeled-real \\
+        --output report.json
     faucon models promote snia 1
 """
 
@@ -147,24 +149,78 @@ def show(
 @app.command()
 def evaluate(
     model: Annotated[str, typer.Option(help="model name")],
-    snana: Annotated[Path, typer.Option(help="directory or .tar.xz of labelled SNANA .DAT files")],
+    snana: Annotated[
+        Path | None, typer.Option(help="directory or .tar.xz of labelled SNANA .DAT files")
+    ] = None,
+    curves: Annotated[
+        Path | None,
+        typer.Option(
+            help="real labelled curves laid out like labeled-real: class folders "
+            "(SNIa, RRLyrae...) with light-curves/*.csv (magnitudes or fluxes)"
+        ),
+    ] = None,
     version: Annotated[str | None, typer.Option(help="default: promoted, else newest")] = None,
     early: Annotated[
-        float | None, typer.Option(help="cut curves DAYS after the first S/N>=5 point")
+        float | None,
+        typer.Option(
+            help="--snana: cut curves DAYS after the first S/N>=5 point; "
+            "--curves: days scanned by the simulated early_snia_candidate filter (default 10)"
+        ),
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="use only the first N curves")] = None,
+    part: Annotated[
+        str, typer.Option(help="--curves: all, or the validation / train half")
+    ] = "all",
+    limit: Annotated[
+        int | None, typer.Option(help="use only the first N curves (per class)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="also write the report to this JSON file")
+    ] = None,
     models_dir: ModelsDir = None,
 ) -> None:
-    """Score labelled curves with the ONNX model; print n, roc_auc, accuracy, purity, efficiency."""
-    from classifiers.evaluate import evaluate as run_evaluate
+    """Score labelled curves with the ONNX model and print the metrics as JSON.
 
-    print_json(
-        run(
-            lambda: run_evaluate(
-                model, snana, version=version, early_days=early, limit=limit, models_dir=models_dir
+    With ``--snana``: n, roc_auc, accuracy, purity, efficiency.  With ``--curves``
+    (real curves): ROC AUC SN Ia vs each negative class on full curves, at 20 days
+    and in each negative's densest 20-day window; recall and false-positive rate
+    at the promoted threshold; the fraction labelled Ia; the simulated
+    ``early_snia_candidate`` filter; the skipped curves and why.
+    """
+    if (snana is None) == (curves is None):
+        _err.print("error: give exactly one of --snana DIR_OR_TAR or --curves DIR")
+        raise typer.Exit(2)
+    if part not in ("all", "validation", "train"):
+        _err.print(f"error: --part {part!r}: use all, validation or train")
+        raise typer.Exit(2)
+
+    def action() -> dict[str, Any]:
+        if curves is not None:
+            from classifiers.evaluate_real import evaluate_curves
+
+            return evaluate_curves(
+                model,
+                curves,
+                early_days=10.0 if early is None else early,
+                models_dir=models_dir,
+                version=version,
+                part=part,
+                limit=limit,
             )
+        from classifiers.evaluate import evaluate as run_evaluate
+
+        assert snana is not None
+        return run_evaluate(
+            model, snana, version=version, early_days=early, limit=limit, models_dir=models_dir
         )
-    )
+
+    report = run(action)
+    if output is not None:
+        import json
+
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        _err.print(f"report written to {output}")
+    print_json(report)
 
 
 @app.command()

@@ -42,8 +42,14 @@ class FilterSettings(BaseModel):
         ge=0,
         description="fast riser: earlier detection at least this long before, hours",
     )
-    early_snia_min_probability: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="early SN Ia: minimum Ia probability, unitless"
+    early_snia_min_probability: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "early SN Ia: minimum Ia probability, unitless; None (default) = each promoted "
+            "model's operating threshold from its manifest (snia, snia_ztf)"
+        ),
     )
     early_snia_max_age_days: float = Field(
         default=10.0, gt=0, description="early SN Ia: first detection at most this old, days"

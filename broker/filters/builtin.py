@@ -19,6 +19,7 @@ from typing import Any
 
 from broker.core.config import filter_settings
 from broker.core.config_filters import FilterSettings
+from broker.core.errors import ConfigError
 from broker.filters.base import FilterSpec
 
 SCIENCE_MODULE = "broker.filters.science"
@@ -154,19 +155,58 @@ def _photometric(fs: FilterSettings) -> list[FilterSpec]:
     ]
 
 
-def _contextual(fs: FilterSettings) -> list[FilterSpec]:
+SNIA_MODELS = ("snia", "snia_ztf")
+
+
+def snia_thresholds(fs: FilterSettings, models_dir: Any = None) -> dict[str, float]:
+    """The Ia probability each SN Ia model must reach in ``early_snia_candidate``.
+
+    ``fs.early_snia_min_probability`` when set, else each promoted model's
+    operating threshold from its manifest (calibrated probability, unitless).
+    A model with no promoted version is left out (it writes no score).
+
+    Examples
+    --------
+    >>> from broker.core.config_filters import FilterSettings
+    >>> snia_thresholds(FilterSettings(early_snia_min_probability=0.7))
+    {'snia': 0.7, 'snia_ztf': 0.7}
+    >>> sorted(snia_thresholds(FilterSettings()))
+    ['snia', 'snia_ztf']
+    """
+    if fs.early_snia_min_probability is not None:
+        return dict.fromkeys(SNIA_MODELS, fs.early_snia_min_probability)
+    from classifiers.registry import operating_threshold
+
+    found = {}
+    for model in SNIA_MODELS:
+        try:
+            found[model] = operating_threshold(model, models_dir)
+        except ConfigError:
+            continue
+    return found
+
+
+def _early_snia(fs: FilterSettings, models_dir: Any) -> FilterSpec:
+    cuts = snia_thresholds(fs, models_dir)
+    passes = " OR ".join(
+        f"coalesce(scores['{m}.Ia'].probability, 0) >= {t}" for m, t in cuts.items()
+    )
+    where = ", ".join(f"{m}.Ia >= {t}" for m, t in cuts.items()) or "no promoted SN Ia model"
+    source = "settings" if fs.early_snia_min_probability is not None else "model manifests"
+    return _sql(
+        "early_snia_candidate",
+        f"is_positive AND {_young(fs.early_snia_max_age_days)} AND ({passes or 'false'})",
+        "is_positive mjd_tai first_detection_mjd_tai scores",
+        "full",
+        f"Young (first detection at most {fs.early_snia_max_age_days} days earlier) positive "
+        f"detection with SN Ia probability at the operating threshold: {where} "
+        f"(thresholds from the {source})",
+    )
+
+
+def _contextual(fs: FilterSettings, models_dir: Any = None) -> list[FilterSpec]:
     return [
-        _sql(
-            "early_snia_candidate",
-            f"is_positive AND {_young(fs.early_snia_max_age_days)} AND greatest("
-            "coalesce(scores['snia.Ia'].probability, 0), "
-            f"coalesce(scores['snia_ztf.Ia'].probability, 0)) >= {fs.early_snia_min_probability}",
-            "is_positive mjd_tai first_detection_mjd_tai scores",
-            "full",
-            f"Young (first detection at most {fs.early_snia_max_age_days} days earlier) positive "
-            f"detection with SN Ia probability >= {fs.early_snia_min_probability} "
-            "(scores snia.Ia or snia_ztf.Ia)",
-        ),
+        _early_snia(fs, models_dir),
         _sql(
             "new_hostless_transient",
             f"context = 'hostless' AND is_positive AND {_young(fs.hostless_max_age_days)}",
@@ -219,4 +259,5 @@ def _python(fs: FilterSettings) -> list[FilterSpec]:
 def all_builtin_filters(settings: Any = None) -> list[FilterSpec]:
     """Every built-in filter, whatever the current schema."""
     fs = filter_settings(settings)
-    return [*_original(fs), *_photometric(fs), *_contextual(fs), *_python(fs)]
+    models_dir = getattr(settings, "models_dir", None)
+    return [*_original(fs), *_photometric(fs), *_contextual(fs, models_dir), *_python(fs)]

@@ -155,30 +155,37 @@ def test_archive_dag(live: Live) -> None:
 def test_retrain_dag_promotes_and_the_running_stream_uses_it(live: Live) -> None:
     settings, models = live.settings, live.models
     before = [r for _m, r in _enriched(settings)]
-    assert {r["scores"]["snia_ztf.Ia"]["version"] for r in before} == {"1"}
-    assert (models / "snia_ztf" / "PROMOTED").read_text().strip() == "1"
+    served = (models / "snia_ztf" / "PROMOTED").read_text().strip()
+    candidate = str(max(int(p.name) for p in (models / "snia_ztf").iterdir() if p.is_dir()) + 1)
+    assert {r["scores"]["snia_ztf.Ia"]["version"] for r in before} == {served}
 
     conf = {
         "night": NIGHT,
         "models": ["snia_ztf"],
         "data": str(SHARED_DATA / "labeled-snpcc-train.tar.xz"),
         "limit": 300,
-        "tolerance": 1.0,  # a 300-curve model is worse than version 1: promote it anyway
+        "tolerance": 1.0,  # a 300-curve model is worse than the served one: promote it anyway
         "models_dir": str(models),
         "top": 5,
     }
     live.airflow.test_dag("faucon_retrain", conf, settings)
 
-    assert (models / "snia_ztf" / "PROMOTED").read_text().strip() == "2"
-    report = json.loads((models / "snia_ztf" / "2" / "retrain-report.json").read_text())
+    assert (models / "snia_ztf" / "PROMOTED").read_text().strip() == candidate
+    report = json.loads((models / "snia_ztf" / candidate / "retrain-report.json").read_text())
     assert report["decision"] == {
         "promoted": True,
         "reason": report["decision"]["reason"],
-        "previous_version": "1",
-        "served_version": "2",
+        "previous_version": served,
+        "served_version": candidate,
     }
     assert report["candidate"]["n"] == report["promoted_before"]["n"] == report["holdout"]["n"]
     assert report["training_set"]["n_base"] == 300 and report["metric"] == "roc_auc_early"
+    # The second half of the gate: both versions on the same real validation curves.
+    real = report["real"]
+    assert real["dir"] == str(SHARED_DATA / "labeled-real")
+    assert real["candidate"] is not None and real["promoted_before"] is not None
+    assert real["candidate"]["n"] == real["promoted_before"]["n"]
+    assert "real:" in report["decision"]["reason"]
 
     archived = parquet_rows(live.archive / "survey=ZTF" / f"night={NIGHT}")
     targets = [
@@ -194,12 +201,14 @@ def test_retrain_dag_promotes_and_the_running_stream_uses_it(live: Live) -> None
     later = load_messages([str(p) for p in BATCH_B])
     publish(settings, f"raw.{settings.kafka.topic_prefix}.later", later, progress=False)
     _wait_enriched(settings, len(before) + len(later))
-    new_hash = hashlib.sha256((models / "snia_ztf" / "2" / "model.onnx").read_bytes()).hexdigest()
+    new_hash = hashlib.sha256(
+        (models / "snia_ztf" / candidate / "model.onnx").read_bytes()
+    ).hexdigest()
     after = [
         r for _m, r in _enriched(settings) if r["provenance"]["input_topic"].endswith(".later")
     ]
     assert len(after) == len(later)
-    assert {r["scores"]["snia_ztf.Ia"]["version"] for r in after} == {"2"}
+    assert {r["scores"]["snia_ztf.Ia"]["version"] for r in after} == {candidate}
     assert {r["scores"]["snia_ztf.Ia"]["model_hash"] for r in after} == {new_hash}
 
 

@@ -26,6 +26,7 @@ import fastavro
 from fastavro.schema import load_schema
 
 from broker.core.config_filters import FilterSettings
+from classifiers.registry import operating_threshold
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "deploy" / "demo-alerts"
@@ -209,9 +210,16 @@ def _in(value: float | None, high: float) -> bool:
     return value is not None and 0 <= value < high
 
 
-def _p_ia(r: Raw) -> float:
-    probs = [(r.scores.get(k) or {}).get("probability") for k in ("snia.Ia", "snia_ztf.Ia")]
-    return max((p or 0.0) for p in probs)
+def _ia_passes(r: Raw) -> bool:
+    """Some SN Ia model's Ia probability reaches that model's promoted operating threshold."""
+    for model in ("snia", "snia_ztf"):
+        p = (r.scores.get(f"{model}.Ia") or {}).get("probability")
+        cut = S.early_snia_min_probability
+        if cut is None:
+            cut = operating_threshold(model)
+        if p is not None and p >= cut:
+            return True
+    return False
 
 
 def _rising(r: Raw) -> bool:
@@ -255,9 +263,7 @@ ORACLE: dict[str, Callable[[Raw], bool]] = {
         and (p := _prev(r, r.band, math.inf)) is not None
         and p[2] - r.mag >= S.outburst_min_rise_mag
     ),
-    "early_snia_candidate": lambda r: (
-        _age(r) <= S.early_snia_max_age_days and _p_ia(r) >= S.early_snia_min_probability
-    ),
+    "early_snia_candidate": lambda r: _age(r) <= S.early_snia_max_age_days and _ia_passes(r),
     "new_hostless_transient": lambda r: (
         r.context == "hostless" and _age(r) <= S.hostless_max_age_days
     ),

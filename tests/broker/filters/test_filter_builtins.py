@@ -10,10 +10,11 @@ import pytest
 
 from broker.core.config_filters import FilterSettings
 from broker.core.schema import filter_view_schema
-from broker.filters.builtin import all_builtin_filters
+from broker.filters.builtin import all_builtin_filters, snia_thresholds
 from broker.filters.validate import validate_spec
 from broker.registry.backtest import evaluate_specs
 from broker.registry.builtins import builtin_filters, stream_runs_python_filters
+from classifiers.registry import operating_threshold
 from tests.broker.filters.oracle import ORACLE, Raw, expected
 
 pytestmark = pytest.mark.integration
@@ -108,8 +109,11 @@ def test_early_snia_candidate_on_real_alerts_with_synthetic_scores(
     want = expected("early_snia_candidate", raws)
     assert np.flatnonzero(passed["early_snia_candidate"]).tolist() == want
     assert len(want) > 10
-    threshold = FilterSettings().early_snia_min_probability
-    assert all(max(s["probability"] for s in alerts[i]["scores"].values()) >= threshold
-               for i in want)  # fmt: skip
+    # Each model's own operating threshold, from its promoted manifest.
+    cuts = snia_thresholds(FilterSettings())
+    assert cuts == {m: operating_threshold(m) for m in ("snia", "snia_ztf")}
+    assert all(s["probability"] >= cuts[s["model"]]
+               for i in want for s in alerts[i]["scores"].values())  # fmt: skip
+    assert f">= {cuts['snia_ztf']}" in spec.expression and "model manifests" in spec.description
     for raw, alert in zip(raws, real_alerts, strict=True):
         raw.scores = alert.get("scores") or {}
