@@ -8,6 +8,7 @@ prefix (``unique_settings``).
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -22,32 +23,54 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 DEMO_ALERTS = REPO_ROOT / "deploy" / "demo-alerts"
 
 
-def _free_port_pair() -> int:
-    """A port p such that p and p+1 are free on loopback."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s2:
-            try:
-                s2.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return int(port)
-    raise RuntimeError("no free pair of loopback ports")
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out to ``bind(0)`` and outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# Ports handed out in this test session: never twice, even before their service binds.
+_ISSUED: set[int] = set()
 
 
 def _free_ports(n: int) -> int:
-    """A port p such that p .. p+n-1 are all free on loopback."""
-    for base in range(31000, 60000, 97):
+    """A port p such that p .. p+n-1 are free on loopback and never handed out before.
+
+    Ports come from below the kernel's ephemeral range: a port picked with
+    ``bind(0)`` is free now, but a Spark or Kafka client may take it as the
+    local end of a connection before the service that was given it starts
+    (CI saw the session broker's port taken that way). The scan starts at a
+    point that depends on the process id, so concurrent sessions rarely meet.
+    """
+    low, high = 20000, _ephemeral_floor() - n
+    span = high - low
+    start = low + (os.getpid() * 211) % span
+    for i in range(0, span, n + 1):
+        base = low + (start - low + i) % span
+        ports = range(base, base + n)
+        if any(p in _ISSUED for p in ports):
+            continue
         try:
-            for port in range(base, base + n):
+            for port in ports:
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port))
         except OSError:
             continue
+        _ISSUED.update(ports)
         return base
-    raise RuntimeError("no free run of loopback ports")
+    raise RuntimeError(f"no run of {n} free loopback ports in {low}-{high}")
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p+1 are free on loopback (see :func:`_free_ports`)."""
+    return _free_ports(2)
+
+
+def _free_port() -> int:
+    """One free loopback port (see :func:`_free_ports`)."""
+    return _free_ports(1)
 
 
 @pytest.fixture(scope="session")

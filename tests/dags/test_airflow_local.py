@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -12,14 +11,9 @@ import pytest
 
 from broker.core.config import Settings
 from broker.ops.airflow_local import SERVICES, LocalAirflow
+from tests.conftest import _free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _dag_ids(port: int) -> list[str]:
