@@ -16,9 +16,10 @@ models report the fraction of each class labelled Ia (argmax) instead.
 The simulated ``early_snia_candidate`` filter scores every positive
 detection (S/N >= 5) of the first ``early_days`` days after an SN Ia's first
 detection, on the curve up to that detection; an SN Ia is flagged if one of
-them reaches the threshold.  For negatives the same is done inside their
-densest ``early_days`` window, on the points of the window up to each
-detection (a star first seen then); ``negatives_with_packet_history`` also
+them reaches the model's early threshold (manifest ``early_threshold``, see
+:mod:`classifiers.early`; ``threshold`` if it has none).  For negatives the
+same is done inside their densest ``early_days`` window, on the points of the
+window up to each detection (a star first seen then); ``negatives_with_packet_history`` also
 gives each of those alerts the survey's packet history (ZTF: 30 days before).
 
 Examples
@@ -32,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +41,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from classifiers.cadence import HISTORY_DAYS
-from classifiers.dataset import early_cut, history
+from classifiers.dataset import early_cut
+from classifiers.early import densest_window, filter_views, flagged_objects
 from classifiers.evaluate import resolve_version
-from classifiers.features import DETECTION_SNR, LightCurve
+from classifiers.features import LightCurve
 from classifiers.inference import LoadedModel, load_model, score_curves
 from classifiers.realdata import load_labelled
 
@@ -57,16 +60,6 @@ def _r(x: float) -> float | None:
 def _in_bands(lc: LightCurve, bands: tuple[str, ...]) -> LightCurve:
     keep = np.isin(lc[1], bands)
     return lc[0][keep], lc[1][keep], lc[2][keep], lc[3][keep]
-
-
-def densest_window(lc: LightCurve, days: float) -> LightCurve:
-    """The points of the ``days``-long window holding the most points (earliest on ties)."""
-    t = lc[0]
-    if t.size == 0:
-        return lc
-    ends = np.searchsorted(t, t + days, side="right")
-    i = int(np.argmax(ends - np.arange(t.size)))
-    return lc[0][i : ends[i]], lc[1][i : ends[i]], lc[2][i : ends[i]], lc[3][i : ends[i]]
 
 
 def _p_ia(model: LoadedModel, lcs: list[LightCurve]) -> tuple[np.ndarray, np.ndarray]:
@@ -90,20 +83,6 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
     return _r(roc_auc_score(y, np.r_[pos, neg]))
 
 
-def _alert_views(
-    lc: LightCurve, start: float, days: float, history_days: float | None = None
-) -> list[LightCurve]:
-    """The curve up to each positive detection in ``[start, start + days]``.
-
-    ``history_days``: keep only that much history before each detection (a
-    packet's history); None keeps only points from ``start`` on.
-    """
-    t, _b, f, e = lc
-    det = np.flatnonzero((f / e >= DETECTION_SNR) & (t >= start) & (t <= start + days))
-    since = (lambda x: x - history_days) if history_days is not None else (lambda _x: start)
-    return [history(lc, float(t[i]), float(t[i]) - since(float(t[i]))) for i in det]
-
-
 def _filter_rate(
     model: LoadedModel,
     lcs: list[LightCurve],
@@ -111,23 +90,15 @@ def _filter_rate(
     days: float,
     history_days: float | None = None,
 ) -> float:
-    views: list[LightCurve] = []
-    owner: list[int] = []
-    for k, lc in enumerate(lcs):
-        if positive:
-            snr = lc[2] / lc[3]
-            start = float(lc[0][snr >= DETECTION_SNR].min()) if (snr >= DETECTION_SNR).any() else 0
-            got = _alert_views(lc, start, days, 1e9) if (snr >= DETECTION_SNR).any() else []
-        else:
-            win = densest_window(lc, days)
-            got = _alert_views(lc, float(win[0][0]), days, history_days) if win[0].size else []
-        views += got
-        owner += [k] * len(got)
+    """Fraction of curves with an alert view at or above the model's early threshold."""
     if not lcs:
         return float("nan")
-    _p, flagged = _p_ia(model, views)
+    views, owner = filter_views(lcs, [positive] * len(lcs), days, history_days)
+    p, flagged = _p_ia(model, views)
+    if model.early_threshold is not None:
+        return float(flagged_objects(p, owner, len(lcs), model.early_threshold).mean())
     hit = np.zeros(len(lcs), dtype=bool)
-    hit[np.asarray(owner, dtype=int)[flagged]] = True
+    hit[owner[flagged]] = True
     return float(hit.mean())
 
 
@@ -140,6 +111,7 @@ def evaluate_curves(
     version: str | None = None,
     part: str = "all",
     limit: int | None = None,
+    total_flux: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Metrics of model ``model`` on real labelled curves (see the module docstring).
 
@@ -160,17 +132,20 @@ def evaluate_curves(
         (:func:`classifiers.realdata.is_validation`).
     limit
         At most this many curves per class.
+    total_flux
+        Class folders of total (not difference) photometry besides the known ones
+        (:func:`classifiers.realdata.load_labelled`).
 
     Returns
     -------
     dict
         JSON-serialisable: ``n``, ``auc`` (per negative class: ``full``, ``d20``,
         ``window20``), ``at_threshold`` (recall, FPR), ``fraction_labelled_ia``,
-        ``early_snia_candidate`` and ``skipped``.
+        ``early_snia_candidate``, ``photometry`` (how each class was read) and ``skipped``.
     """
     version = resolve_version(model, version, models_dir)
     lm = load_model(model, version, models_dir)
-    rs = load_labelled(curves_dir, part=part, limit=limit)
+    rs = load_labelled(curves_dir, part=part, limit=limit, total_flux=total_flux)
     skipped = list(rs.skipped)
     views: dict[str, dict[str, list[LightCurve]]] = {}
     for cls, items in rs.curves.items():
@@ -198,6 +173,7 @@ def evaluate_curves(
         "threshold": lm.threshold,
         "decision": "probability >= threshold" if lm.threshold is not None else "argmax",
         "n": {c: len(v["full"]) for c, v in views.items()},
+        "photometry": rs.photometry,
         "n_unscorable": {
             c: {v: int(np.isnan(s[v][0]).sum()) for v in s} for c, s in scores.items()
         },
@@ -232,8 +208,10 @@ def evaluate_curves(
         "flagged_fraction": {
             c: _r(_filter_rate(lm, views[c]["full"], c == POSITIVE, early_days)) for c in views
         },
+        "threshold": lm.early_threshold if lm.early_threshold is not None else lm.threshold,
         "rule": "any positive S/N>=5 detection of the first early_days days (Ia) or of the "
-        "densest early_days window (negatives) scored at or above the threshold",
+        "densest early_days window (negatives) scored at or above the early threshold "
+        "(manifest early_threshold, else threshold; multi-class: argmax)",
         "negatives_with_packet_history": {
             c: _r(_filter_rate(lm, views[c]["full"], False, early_days, hist))
             for c in views

@@ -75,6 +75,7 @@ class LoadedModel:
     positive: str | None = None
     threshold: float | None = None
     calibration: dict[str, Any] | None = None
+    early_threshold: float | None = None
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities of feature rows (manifest ``calibration``)."""
@@ -130,6 +131,7 @@ def load_model(name: str, version: str, models_dir: str | Path | None = None) ->
         )
     min_points = manifest.get("min_points", {})
     threshold = manifest.get("threshold", manifest.get("operating_threshold"))
+    early = manifest.get("early_threshold", threshold)  # the early filter's (classifiers.early)
     if float(min_points.get("snr", features.SIGNIFICANT_SNR)) != features.SIGNIFICANT_SNR:
         raise ConfigError(f"model {name} version {version}: min_points.snr differs from the code")
     path = registry.model_dir(name, version, models_dir) / manifest["model_file"]
@@ -146,6 +148,7 @@ def load_model(name: str, version: str, models_dir: str | Path | None = None) ->
         positive=manifest.get("positive_class"),
         threshold=float(threshold) if threshold is not None else None,
         calibration=manifest.get("calibration"),
+        early_threshold=float(early) if early is not None else None,
     )
 
 

@@ -11,8 +11,12 @@ Folder names map to classes by :data:`CLASS_DIRS` (``SNIa`` -> ``Ia``,
 ``RRLyrae`` -> ``RRL``...).  Classes in :data:`TOTAL_FLUX_CLASSES` (variable
 stars, AGN) are catalogue photometry of the *total* brightness: a per-band
 reference flux (the median) is subtracted, as difference imaging against a
-template would.  Supernova curves (ZTF BTS from alert photometry) are already
-difference photometry.
+template would.  Supernova curves (ZTF BTS from alert photometry, and every
+class of :data:`DIFFERENCE_CLASSES`) are already difference photometry.  A
+folder of another name (a class never seen here) is treated as total
+photometry when most of its curves look like a steady source
+(:func:`looks_total`), or when named in ``total_flux``; the choice made for
+each class is reported (:attr:`RealSet.photometry`).
 
 :func:`is_validation` splits curves by a hash of their file name (stable
 whatever else is in the folder): the validation half is used for every
@@ -30,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +61,10 @@ CLASS_DIRS = {
     "flare": "flare",
 }
 TOTAL_FLUX_CLASSES = frozenset({"RRL", "EB", "LPV", "AGN"})
+DIFFERENCE_CLASSES = frozenset({"Ia", "II", "Ibc", "flare"})
+STEADY_FRACTION = 0.4
+"""A curve looks like total photometry when, in its best band, its 5th-percentile flux is
+at least this fraction of its 95th percentile (never fades to the template)."""
 VALIDATION_FRACTION = 0.5
 _TIME = ("time", "mjd", "mjd_tai", "jd")
 _MAG_PER_FLUX = 2.5 / np.log(10.0)
@@ -68,6 +76,7 @@ class RealSet:
 
     curves: dict[str, list[tuple[str, LightCurve]]] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    photometry: dict[str, str] = field(default_factory=dict)
 
 
 def class_of_dir(name: str) -> str:
@@ -122,6 +131,25 @@ def read_curve(path: Path, difference: bool = False) -> LightCurve:
     return difference_flux(lc) if difference else lc
 
 
+def looks_total(lc: LightCurve) -> bool:
+    """Whether a curve looks like total photometry of a steady source (see :data:`STEADY_FRACTION`).
+
+    Judged in its band with the most points (the others may be noisy).
+
+    Examples
+    --------
+    >>> t = np.arange(6.0); b = np.array(list("gggrrr")); e = np.ones(6)
+    >>> looks_total((t, b, np.array([90.0, 100, 95, 50, 55, 52]), e))
+    True
+    >>> looks_total((t, b, np.array([5.0, 100, 40, 3, 60, 20]), e))
+    False
+    """
+    _t, b, f, _e = lc
+    bands, counts = np.unique(b, return_counts=True)
+    lo, hi = np.percentile(f[b == bands[np.argmax(counts)]], [5, 95])
+    return bool(lo > 0 and lo >= STEADY_FRACTION * hi)
+
+
 def difference_flux(lc: LightCurve) -> LightCurve:
     """Subtract each band's median flux (the reference a difference-imaging template gives)."""
     t, b, f, e = lc
@@ -143,7 +171,33 @@ def class_dirs(curves_dir: Path) -> Iterator[tuple[str, list[Path]]]:
             yield class_of_dir(folder.name), files
 
 
-def load_labelled(curves_dir: str | Path, part: str = "all", limit: int | None = None) -> RealSet:
+def _read_class(
+    cls: str, files: list[Path], total_flux: Collection[str], out: RealSet
+) -> list[tuple[str, LightCurve]]:
+    raw = []
+    for file in files:
+        try:
+            raw.append((file.stem, read_curve(file)))
+        except (ProcessError, ValueError, OSError) as exc:
+            out.skipped.append({"curve": f"{cls}/{file.name}", "reason": str(exc)})
+    if cls in TOTAL_FLUX_CLASSES or cls in total_flux:
+        total, why = True, "known"
+    elif cls in DIFFERENCE_CLASSES:
+        total, why = False, "known"
+    else:
+        total = bool(raw) and bool(np.mean([looks_total(lc) for _n, lc in raw]) > 0.5)
+        why = "guessed: most curves look steady" if total else "guessed: most curves do not"
+    kind = "total, per-band median subtracted" if total else "difference"
+    out.photometry[cls] = f"{kind} ({why})"
+    return [(n, difference_flux(lc)) for n, lc in raw] if total else raw
+
+
+def load_labelled(
+    curves_dir: str | Path,
+    part: str = "all",
+    limit: int | None = None,
+    total_flux: Collection[str] = (),
+) -> RealSet:
     """Read every class folder of ``curves_dir``; unreadable files are skipped with a reason.
 
     Parameters
@@ -154,6 +208,9 @@ def load_labelled(curves_dir: str | Path, part: str = "all", limit: int | None =
         ``"all"``, ``"validation"`` or ``"train"`` (see :func:`is_validation`).
     limit
         At most this many curves per class (after the split), in file-name order.
+    total_flux
+        More classes (folder classes, e.g. ``Cepheid``) whose curves are total
+        photometry; other unknown classes are guessed (:func:`looks_total`).
     """
     if part not in ("all", "validation", "train"):
         raise ConfigError(f"part must be all, validation or train, not {part!r}")
@@ -161,12 +218,8 @@ def load_labelled(curves_dir: str | Path, part: str = "all", limit: int | None =
     for cls, files in class_dirs(Path(curves_dir)):
         if part != "all":
             files = [f for f in files if is_validation(f.stem) == (part == "validation")]
-        got = out.curves.setdefault(cls, [])
-        for file in files[:limit]:
-            try:
-                got.append((file.stem, read_curve(file, cls in TOTAL_FLUX_CLASSES)))
-            except (ProcessError, ValueError, OSError) as exc:
-                out.skipped.append({"curve": f"{cls}/{file.name}", "reason": str(exc)})
+        got = _read_class(cls, files[:limit], {class_of_dir(c) for c in total_flux}, out)
+        out.curves.setdefault(cls, []).extend(got)
     if not out.curves:
         raise ConfigError(f"{curves_dir}: no class folder with CSV light curves")
     return out

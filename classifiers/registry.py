@@ -195,10 +195,14 @@ def promoted(models_dir: str | Path | None = None) -> dict[str, str]:
     return out
 
 
-def operating_threshold(name: str, models_dir: str | Path | None = None) -> float:
+def operating_threshold(
+    name: str, models_dir: str | Path | None = None, *, early: bool = False
+) -> float:
     """Operating threshold (calibrated probability, unitless) of the promoted version of ``name``.
 
     Read from the manifest's ``threshold`` (older manifests: ``operating_threshold``).
+    With ``early``, the manifest's ``early_threshold`` (chosen for the first days
+    of a transient, :mod:`classifiers.early`) when it has one, else ``threshold``.
 
     Raises
     ------
@@ -211,14 +215,20 @@ def operating_threshold(name: str, models_dir: str | Path | None = None) -> floa
     >>> root = tempfile.mkdtemp()
     >>> _ = write_model("demo", "1", b"x", {"task": "demo", "threshold": 0.42}, root)
     >>> promote("demo", "1", root)
-    >>> operating_threshold("demo", root)
-    0.42
+    >>> operating_threshold("demo", root), operating_threshold("demo", root, early=True)
+    (0.42, 0.42)
+    >>> _ = write_model("demo", "2", b"y", {"threshold": 0.42, "early_threshold": 0.2}, root)
+    >>> promote("demo", "2", root)
+    >>> operating_threshold("demo", root, early=True)
+    0.2
     """
     version = promoted_version(name, models_dir)
     if version is None:
         raise ConfigError(f"model {name} has no promoted version in {models_root(models_dir)}")
     manifest = load_manifest(name, version, models_dir)
     value = manifest.get("threshold", manifest.get("operating_threshold"))
+    if early and manifest.get("early_threshold") is not None:
+        value = manifest["early_threshold"]
     if value is None:
         raise ConfigError(
             f"model {name} version {version} has no operating threshold (multi-class, argmax)"

@@ -173,6 +173,14 @@ def evaluate(
     limit: Annotated[
         int | None, typer.Option(help="use only the first N curves (per class)")
     ] = None,
+    total_flux: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="--curves: a class folder of total (not difference) photometry besides "
+            "the known ones (RRLyrae, EB, LPV, AGN); repeatable; other unknown classes "
+            "are guessed from their curves"
+        ),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option(help="also write the report to this JSON file")
     ] = None,
@@ -205,6 +213,7 @@ def evaluate(
                 version=version,
                 part=part,
                 limit=limit,
+                total_flux=total_flux or (),
             )
         from classifiers.evaluate import evaluate as run_evaluate
 
@@ -214,6 +223,9 @@ def evaluate(
         )
 
     report = run(action)
+    skipped = report.get("skipped") if curves is not None else None
+    for item in skipped["curves"][:10] if isinstance(skipped, dict) else []:
+        _err.print(f"skipped {item['curve']}: {item['reason']}", markup=False, highlight=False)
     if output is not None:
         import json
 

@@ -48,7 +48,8 @@ class FilterSettings(BaseModel):
         le=1.0,
         description=(
             "early SN Ia: minimum Ia probability, unitless; None (default) = each promoted "
-            "model's operating threshold from its manifest (snia, snia_ztf)"
+            "model's early operating threshold from its manifest (early_threshold, else "
+            "threshold; snia, snia_ztf)"
         ),
     )
     early_snia_max_age_days: float = Field(

@@ -162,7 +162,9 @@ def snia_thresholds(fs: FilterSettings, models_dir: Any = None) -> dict[str, flo
     """The Ia probability each SN Ia model must reach in ``early_snia_candidate``.
 
     ``fs.early_snia_min_probability`` when set, else each promoted model's
-    operating threshold from its manifest (calibrated probability, unitless).
+    early operating threshold from its manifest (``early_threshold``, chosen for
+    the first days of a transient; ``threshold`` for a manifest without one;
+    calibrated probability, unitless).
     A model with no promoted version is left out (it writes no score).
 
     Examples
@@ -180,7 +182,7 @@ def snia_thresholds(fs: FilterSettings, models_dir: Any = None) -> dict[str, flo
     found = {}
     for model in SNIA_MODELS:
         try:
-            found[model] = operating_threshold(model, models_dir)
+            found[model] = operating_threshold(model, models_dir, early=True)
         except ConfigError:
             continue
     return found

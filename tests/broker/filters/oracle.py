@@ -211,12 +211,12 @@ def _in(value: float | None, high: float) -> bool:
 
 
 def _ia_passes(r: Raw) -> bool:
-    """Some SN Ia model's Ia probability reaches that model's promoted operating threshold."""
+    """Some SN Ia model's Ia probability reaches that model's promoted early operating threshold."""
     for model in ("snia", "snia_ztf"):
         p = (r.scores.get(f"{model}.Ia") or {}).get("probability")
         cut = S.early_snia_min_probability
         if cut is None:
-            cut = operating_threshold(model)
+            cut = operating_threshold(model, early=True)
         if p is not None and p >= cut:
             return True
     return False

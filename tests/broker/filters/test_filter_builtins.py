@@ -109,9 +109,9 @@ def test_early_snia_candidate_on_real_alerts_with_synthetic_scores(
     want = expected("early_snia_candidate", raws)
     assert np.flatnonzero(passed["early_snia_candidate"]).tolist() == want
     assert len(want) > 10
-    # Each model's own operating threshold, from its promoted manifest.
+    # Each model's own early operating threshold, from its promoted manifest.
     cuts = snia_thresholds(FilterSettings())
-    assert cuts == {m: operating_threshold(m) for m in ("snia", "snia_ztf")}
+    assert cuts == {m: operating_threshold(m, early=True) for m in ("snia", "snia_ztf")}
     assert all(s["probability"] >= cuts[s["model"]]
                for i in want for s in alerts[i]["scores"].values())  # fmt: skip
     assert f">= {cuts['snia_ztf']}" in spec.expression and "model manifests" in spec.description
