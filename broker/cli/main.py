@@ -13,7 +13,6 @@ Examples
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,11 +25,14 @@ from broker import __version__
 from broker.cli.archive import airflow_app
 from broker.cli.archive import app as archive_app
 from broker.cli.archive import retrain as retrain_command
+from broker.cli.bench import bench as bench_command
 from broker.cli.catalogs import app as catalogs_app
 from broker.cli.filter import app as filter_app
 from broker.cli.kafka import app as kafka_app
 from broker.cli.models import app as models_app
+from broker.cli.portal import app as portal_app
 from broker.cli.spark import app as spark_app
+from broker.cli.support import setup_logging as _setup_logging
 from broker.cli.users import app as users_app
 from broker.core.config import load_settings
 from broker.core.errors import FauconError
@@ -50,23 +52,10 @@ app.add_typer(airflow_app, name="airflow", help="Local Apache Airflow running th
 models_app.command("retrain")(retrain_command)
 app.add_typer(filter_app, name="filter", help="Register, test and manage science filters.")
 app.add_typer(users_app, name="users", help="Kafka users (SASL/SCRAM) and their ACLs.")
+app.add_typer(portal_app, name="portal", help="The science portal and REST API.")
+app.command("bench")(bench_command)
 console = Console(soft_wrap=True)  # no hard line breaks in output scripts read
 err_console = Console(stderr=True, soft_wrap=True)
-
-
-def _setup_logging() -> None:
-    logging.getLogger("py4j").setLevel(logging.WARNING)
-    fmt = load_settings().log_format
-    if fmt == "json":
-        logging.basicConfig(
-            level=logging.INFO,
-            format='{"ts":"%(asctime)s","level":'
-            '"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
-        )
-    else:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
 
 
 @app.command()
@@ -255,32 +244,6 @@ def inspect(
     err_console.print(f"{n_alerts} alerts from {len(results) - failed} files; {failed} failed")
     if failed:
         raise typer.Exit(1)
-
-
-@app.command()
-def bench(
-    quick: Annotated[bool, typer.Option("--quick", help="smaller run, under 3 minutes")] = False,
-    output: Annotated[Path | None, typer.Option(help="JSON result file")] = None,
-    markdown: Annotated[Path, typer.Option(help="Markdown report")] = Path("docs/benchmarks.md"),
-) -> None:
-    """Measure throughput, latency and memory on real alerts (ratios to a same-run baseline)."""
-    from broker.bench.run import run_bench, write_report
-
-    _setup_logging()
-    logging.getLogger("faucon.stream").setLevel(logging.WARNING)
-    settings = load_settings()
-    result = run_bench(
-        settings, quick=quick, log=lambda m: err_console.print(f"[bold]bench[/] {m}")
-    )
-    out = output or settings.state_dir / "bench" / "result.json"
-    write_report(result, out, markdown)
-    console.print(
-        f"throughput {result['throughput_alerts_per_s']:,.0f} alerts/s "
-        f"({result['ratio_to_decode_floor']:.2f} x decode floor "
-        f"{result['decode_floor_alerts_per_s']:,.0f}); latency p99 at 333/s "
-        f"{result['latency_p99_s_at_333']:.2f} s; peak RSS "
-        f"{result['peak_rss_gb']['total']:.2f} GB; written {out} and {markdown}"
-    )
 
 
 def _registry_filters(settings: Any) -> list[Any]:

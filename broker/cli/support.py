@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -53,3 +54,21 @@ def fail_clearly(func: Callable[..., T]) -> Callable[..., T]:
 def print_json(data: Any) -> None:
     """Write ``data`` as indented JSON on stdout (``str`` for other types)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def setup_logging() -> None:
+    """Log to stderr as configured (``FAUCON_LOG_FORMAT``: text or json)."""
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    from broker.core.config import load_settings
+
+    fmt = load_settings().log_format
+    if fmt == "json":
+        logging.basicConfig(
+            level=logging.INFO,
+            format='{"ts":"%(asctime)s","level":'
+            '"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
+        )
+    else:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )

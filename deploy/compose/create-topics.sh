@@ -8,7 +8,10 @@
 #                      one task per partition, so this bounds the parallelism
 #   TOPIC_PREFIX       FAUCON_KAFKA__TOPIC_PREFIX              (faucon)
 #   MAX_MESSAGE_BYTES  FAUCON_KAFKA__MAX_MESSAGE_BYTES         (10485760)
-#   BOOTSTRAP          the broker                              (kafka:9092)
+#   BOOTSTRAP          the brokers, comma-separated            (kafka:9092)
+#   REPLICATION_FACTOR replicas of each topic                  (1; 3 on the
+#                      three-broker overlay deploy/compose/kafka-cluster.yml)
+#   MIN_INSYNC_REPLICAS min.insync.replicas of each topic      (1; 2 there)
 #   KAFKA_TOPICS_SH    the topic tool      (/opt/kafka/bin/kafka-topics.sh)
 #   COMMAND_CONFIG     client properties of a super user, when Kafka requires
 #                      SASL (deploy/compose/sasl.yml); unset: no authentication
@@ -24,6 +27,8 @@ RAW_TOPICS=${RAW_TOPICS:-raw.ztf,raw.lsst}
 RAW_PARTITIONS=${RAW_PARTITIONS:-4}
 TOPIC_PREFIX=${TOPIC_PREFIX:-faucon}
 MAX_MESSAGE_BYTES=${MAX_MESSAGE_BYTES:-10485760}
+REPLICATION_FACTOR=${REPLICATION_FACTOR:-1}
+MIN_INSYNC_REPLICAS=${MIN_INSYNC_REPLICAS:-1}
 TOPICS=${KAFKA_TOPICS_SH:-/opt/kafka/bin/kafka-topics.sh}
 AUTH=()
 if [ -n "${COMMAND_CONFIG:-}" ]; then
@@ -34,7 +39,8 @@ create() {
     local topic=$1
     shift
     "$TOPICS" --bootstrap-server "$BOOTSTRAP" "${AUTH[@]}" --create --if-not-exists \
-        --topic "$topic" --replication-factor 1 "$@"
+        --topic "$topic" --replication-factor "$REPLICATION_FACTOR" \
+        --config "min.insync.replicas=$MIN_INSYNC_REPLICAS" "$@"
 }
 
 IFS=',' read -r -a raw <<<"$RAW_TOPICS"
