@@ -31,6 +31,7 @@ from pydantic_settings import (
 
 from broker.core.config_crossmatch import CrossmatchSettings
 from broker.core.config_filters import FilterSettings
+from broker.core.config_portal import PortalSettings
 from broker.core.config_services import KafkaSettings, SparkSettings
 from broker.core.errors import ConfigError
 
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
     filters: FilterSettings = FilterSettings()
     crossmatch: CrossmatchSettings = CrossmatchSettings()
     limits: LimitsSettings = LimitsSettings()  # type: ignore[call-arg]
+    portal: PortalSettings = PortalSettings()  # type: ignore[call-arg]
 
     @field_validator("archive_dir", mode="before")
     @classmethod

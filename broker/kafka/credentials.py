@@ -67,17 +67,24 @@ def read_properties(path: Path) -> dict[str, str]:
     return props
 
 
-def write_credentials(path: Path, username: str, password: str, bootstrap: str) -> None:
-    """Write a Kafka client properties file readable by its owner only (mode 600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = (
-        "# Kafka client credentials written by `faucon users add`; keep this file private.\n"
+def properties_text(
+    username: str, password: str, bootstrap: str, by: str = "`faucon users add`"
+) -> str:
+    """Kafka client properties of a SCRAM user (what :func:`write_credentials` writes)."""
+    return (
+        f"# Kafka client credentials written by {by}; keep this file private.\n"
         f"bootstrap.servers={bootstrap}\nsecurity.protocol=SASL_PLAINTEXT\n"
         f"sasl.mechanism={SASL_MECHANISM}\nsasl.username={username}\nsasl.password={password}\n"
         "# the same user for Kafka's own tools (--command-config, --consumer.config)\n"
         "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{username}" password="{password}";\n'
     )
+
+
+def write_credentials(path: Path, username: str, password: str, bootstrap: str) -> None:
+    """Write a Kafka client properties file readable by its owner only (mode 600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = properties_text(username, password, bootstrap)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)

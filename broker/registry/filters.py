@@ -133,7 +133,12 @@ class FilterRegistry:
         return self._specs[spec.name]
 
     def add(
-        self, spec: FilterSpec, spark: Any = None, check: bool = True, schema: Any = None
+        self,
+        spec: FilterSpec,
+        spark: Any = None,
+        check: bool = True,
+        schema: Any = None,
+        author: str | None = None,
     ) -> FilterSpec:
         """Validate and register a new filter (version 1); refuse an existing name.
 
@@ -147,6 +152,8 @@ class FilterRegistry:
             Also backtest it on the bundled sample and refuse it if it fails.
         schema
             The filter view (tests); :func:`broker.core.schema.filter_view_schema` when None.
+        author
+            Who, for the changelog (the system user when None; the portal's user).
         """
         from broker.filters.validate import validate_spec
         from broker.registry.backtest import check_on_sample
@@ -164,7 +171,8 @@ class FilterRegistry:
             valid = validate_spec(spec, spark=spark, schema=schema)
             if check:
                 check_on_sample(valid, spark=spark, settings=self.settings, schema=schema)
-            entry = ChangeEntry(version=1, time=utc_now(), change=f"created by {_author()}")
+            text = f"created by {author or _author()}"
+            entry = ChangeEntry(version=1, time=utc_now(), change=text)
             return self._put(valid.model_copy(update={"version": 1, "changelog": (entry,)}))
 
     def change(
@@ -174,6 +182,7 @@ class FilterRegistry:
         spark: Any = None,
         check: bool = True,
         schema: Any = None,
+        author: str | None = None,
         **updates: Any,
     ) -> FilterSpec:
         """Register a new version with ``updates`` (kind, expression, inputs, description, ...).
@@ -195,7 +204,7 @@ class FilterRegistry:
             if old.builtin and {"expression", "kind", "inputs"} & set(changed):
                 changed["builtin"] = False
                 what += " (no longer follows the built-in settings)"
-            text = f"changed {what} by {_author()}" + (f": {note}" if note else "")
+            text = f"changed {what} by {author or _author()}" + (f": {note}" if note else "")
             try:
                 new = old.next_version(text, **changed)
             except ValidationError as exc:
@@ -214,13 +223,14 @@ class FilterRegistry:
                 return old
             return self._put(old.next_version(text, enabled=enabled, quarantine_reason=reason))
 
-    def enable(self, name: str, note: str = "") -> FilterSpec:
+    def enable(self, name: str, note: str = "", author: str | None = None) -> FilterSpec:
         """Enable a filter (also lifts a quarantine)."""
-        return self._set_state(name, True, None, f"enabled by {_author()}" + _note(note))
+        return self._set_state(name, True, None, f"enabled by {author or _author()}{_note(note)}")
 
-    def disable(self, name: str, note: str = "") -> FilterSpec:
+    def disable(self, name: str, note: str = "", author: str | None = None) -> FilterSpec:
         """Disable a filter (kept, with its history; no more alerts on its topic)."""
-        return self._set_state(name, False, None, f"disabled by {_author()}" + _note(note))
+        text = f"disabled by {author or _author()}{_note(note)}"
+        return self._set_state(name, False, None, text)
 
     def quarantine(self, name: str, reason: str) -> FilterSpec | None:
         """Disable a failing filter with the reason (what the stream calls); None if unknown."""

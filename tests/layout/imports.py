@@ -28,6 +28,7 @@ ROOMS: tuple[str, ...] = (
     "broker.registry",
     "streams",
     "broker.archive",
+    "broker.portal",
     "broker.bench",
     "broker.demo",
     "broker.cli",

@@ -39,7 +39,14 @@ def test_pipeline_stages_do_not_import_the_spark_job() -> None:
     graph = module_graph()
     for module, deps in graph.items():
         if module.startswith(
-            ("broker.pipeline", "broker.filters", "broker.kafka", "broker.archive", "classifiers")
+            (
+                "broker.pipeline",
+                "broker.filters",
+                "broker.kafka",
+                "broker.archive",
+                "broker.portal",
+                "classifiers",
+            )
         ):
             assert not {d for d in deps if d.startswith("streams")}, module
 
