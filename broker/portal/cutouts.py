@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+import warnings
 import zlib
 from collections.abc import Sequence
 
@@ -63,10 +64,12 @@ def fits_image(data: bytes) -> np.ndarray:
         When the bytes are not a FITS file with a 2-D image.
     """
     from astropy.io import fits
+    from astropy.io.fits.verify import VerifyWarning
 
     try:
         raw = gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
-        with fits.open(io.BytesIO(raw), memmap=False) as hdus:
+        with warnings.catch_warnings(), fits.open(io.BytesIO(raw), memmap=False) as hdus:
+            warnings.simplefilter("ignore", VerifyWarning)  # Rubin's SIMPLE card
             for hdu in hdus:
                 if hdu.data is not None and np.ndim(hdu.data) == 2:
                     return np.asarray(hdu.data, dtype=np.float64)
