@@ -73,19 +73,20 @@ def test_metrics_match_counts_and_status_is_healthy(
     assert metrics["faucon_latency_seconds_count"] == stats["ok"]
     assert metrics["faucon_batches_total"] == stats["batches"]
     assert metrics["faucon_consumer_lag"] == 0
-    assert metrics['faucon_model_info{hash="' + _hash("snia") + '",model="snia",version="1"}'] == 1
+    version, sha = _promoted("snia")
+    assert metrics[f'faucon_model_info{{hash="{sha}",model="snia",version="{version}"}}'] == 1
     # The stream has stopped: its status says so, and requiring it is unhealthy.
     after = collect(settings, builtin_filters(settings), require_stream=True)
     assert not after.healthy and any("not running" in p for p in after.problems)
 
 
-def _hash(model: str) -> str:
-    import json
+def _promoted(model: str) -> tuple[str, str]:
+    """The promoted version of ``model`` and its ONNX file's sha256, read from the registry."""
+    from classifiers.registry import load_manifest, promoted_version
 
-    from broker.core.config import REPO_ROOT
-
-    manifest = REPO_ROOT / "classifiers" / "models" / model / "1" / "manifest.json"
-    return str(json.loads(manifest.read_text())["model_sha256"])
+    version = promoted_version(model)
+    assert version is not None, f"no promoted {model}"
+    return version, str(load_manifest(model, version)["model_sha256"])
 
 
 def test_status_unhealthy_when_kafka_is_stopped(tmp_path: Any) -> None:
