@@ -3,7 +3,9 @@
 The stream only sees a light curve up to the alert, so every training curve
 is used in full *and* truncated at random alert epochs (points with
 S/N >= 5, where a survey issues alerts), plus truncations in the first
-40 days after the first detection, where early classification matters.
+40 days after the first detection, where early classification matters, and
+short windows ending at a random alert with nothing before them (a source
+first seen then: a variable star caught on two or three nights).
 
 Examples
 --------
@@ -102,6 +104,10 @@ def history(lc: LightCurve, t_alert: float, days: float) -> LightCurve:
     return lc[0][a:z], lc[1][a:z], lc[2][a:z], lc[3][a:z]
 
 
+WINDOW_DAYS = 20.0
+"""Longest window of the window views (days)."""
+
+
 def augment(
     lc: LightCurve,
     rng: np.random.Generator,
@@ -109,12 +115,15 @@ def augment(
     n_early: int,
     bands: Sequence[str],
     history_days: float | None = None,
+    n_window: int = 0,
 ) -> list[LightCurve]:
     """The full curve, ``n_random`` cuts at random S/N >= 5 epochs, ``n_early`` cuts in 0-40 d.
 
     Every other early cut falls in the first 10 days (early alerts).  With
     ``history_days`` (ZTF: 30), every other random cut keeps only that much
-    history before the alert, as a ZTF packet does.
+    history before the alert, as a ZTF packet does.  ``n_window`` views end at
+    a random S/N >= 5 epoch and start 0-:data:`WINDOW_DAYS` days before it,
+    with no earlier point.
     """
     t, b, f, e = lc
     det = np.flatnonzero((f / e >= DETECTION_SNR) & np.isin(b, list(bands)))
@@ -129,6 +138,8 @@ def augment(
     t0 = float(t[det[0]])
     for k in range(n_early):  # every other early cut in the first 10 days
         out.append(cut(lc, t0 + float(rng.uniform(0.0, 40.0 if k % 2 == 0 else 10.0))))
+    for i in rng.choice(det, size=n_window, replace=True):
+        out.append(history(lc, float(t[i]), float(rng.uniform(0.0, WINDOW_DAYS))))
     return out
 
 
@@ -138,6 +149,7 @@ def build_rows(
     *,
     n_random: int = 0,
     n_early: int = 0,
+    n_window: int = 0,
     seed: int = 0,
     early_days: float | None = None,
     history_days: float | None = None,
@@ -151,8 +163,8 @@ def build_rows(
         Labelled curves (``sn_class`` set).
     task
         Gives the bands and the label of each class.
-    n_random, n_early
-        Augmentation (see :func:`augment`); 0 and 0 give one row per curve.
+    n_random, n_early, n_window
+        Augmentation (see :func:`augment`); all 0 give one row per curve.
     seed
         Seed of the augmentation.
     early_days
@@ -171,8 +183,8 @@ def build_rows(
         lc = c.lightcurve
         if early_days is not None:
             variants = [early_cut(lc, early_days, task.bands)]
-        elif n_random or n_early:
-            variants = augment(lc, rng, n_random, n_early, task.bands, history_days)
+        elif n_random or n_early or n_window:
+            variants = augment(lc, rng, n_random, n_early, task.bands, history_days, n_window)
         else:
             variants = [lc]
         lcs.extend(variants)

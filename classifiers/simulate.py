@@ -6,8 +6,11 @@
   0.5 % calibration floor (relative to the source flux).
 * :func:`resample_sn` - an SNPCC curve smoothed per band (inverse-variance
   Gaussian kernel, 3 d), its time axis rescaled from its simulated redshift
-  to a target one (``(1 + z_new) / (1 + z_sim)``), brightened to a target
-  peak magnitude and observed at the survey's epochs (:mod:`classifiers.cadence`).
+  to a target one (``(1 + z_new) / (1 + z_sim)``), each target band taken
+  from the SNPCC bands that saw the same *rest-frame* wavelength
+  (:func:`rest_frame_sources`: no K-correction, the colours follow ``z_new``),
+  brightened to a target peak magnitude and observed at the survey's epochs
+  (:mod:`classifiers.cadence`).
 * :func:`simulate_variable` - one :mod:`classifiers.negatives` source observed
   at the survey's epochs.
 * Alerts without forced photometry carry detections only: :func:`detections_only`.
@@ -25,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,14 @@ SURVEY_BANDS = {"ZTF": ("g", "r"), "LSST": ("u", "g", "r", "i", "z", "y")}
 SMOOTH_DAYS = 3.0
 MIN_TEMPLATE_SNR = 8.0
 CALIBRATION_FLOOR = 0.005
+SOURCE_WAVELENGTH = {"g": 4820.0, "r": 6420.0, "i": 7830.0, "z": 9180.0}
+"""Effective wavelengths of the SNPCC (DES) bands, Angstrom."""
+TARGET_WAVELENGTH = {
+    "ZTF": {"g": 4750.0, "r": 6370.0, "i": 7900.0},
+    "LSST": {"u": 3670.0, "g": 4830.0, "r": 6220.0, "i": 7550.0, "z": 8690.0, "y": 9710.0},
+}
+"""Effective wavelengths of the target surveys' bands, Angstrom (ZTF: Bellm et al. 2019;
+Rubin: Ivezic et al. 2019)."""
 RRL_TEMPLATES = Path(__file__).resolve().parent / "rrlyrae_templates.json"
 
 
@@ -72,6 +84,41 @@ def _smooth(t: np.ndarray, f: np.ndarray, e: np.ndarray, q: np.ndarray) -> np.nd
     return (w * f[None, :]).sum(1) / np.maximum(w.sum(1), 1e-300)
 
 
+def rest_frame_sources(
+    wavelength: float, z_new: float, z_sim: float, available: list[str]
+) -> list[tuple[str, float]]:
+    """SNPCC bands (and linear flux weights) seeing ``wavelength`` at ``z_new`` from ``z_sim``.
+
+    A target band of effective wavelength ``wavelength`` observing a source at
+    ``z_new`` sees rest-frame ``wavelength / (1 + z_new)``; the simulated
+    source at ``z_sim`` showed that rest-frame light at
+    ``wavelength (1 + z_sim) / (1 + z_new)``.  The two SNPCC bands around it
+    are mixed by their distance in log wavelength; outside their span the
+    nearest band is used alone.
+
+    Examples
+    --------
+    >>> mix = rest_frame_sources(4750.0, 0.05, 0.4, ["g", "r", "i", "z"])  # ZTF g, SN at z=0.4
+    >>> [(band, round(w, 2)) for band, w in mix]
+    [('g', 0.05), ('r', 0.95)]
+    >>> rest_frame_sources(4750.0, 0.3, 0.05, ["g", "r"])
+    [('g', 1.0)]
+    """
+    lam = wavelength * (1.0 + z_sim) / (1.0 + z_new)
+    have = sorted((SOURCE_WAVELENGTH[b], b) for b in available if b in SOURCE_WAVELENGTH)
+    if not have:
+        return []
+    if lam <= have[0][0]:
+        return [(have[0][1], 1.0)]
+    if lam >= have[-1][0]:
+        return [(have[-1][1], 1.0)]
+    for (l1, b1), (l2, b2) in itertools.pairwise(have):
+        if l1 <= lam <= l2:
+            w = float(np.log(lam / l1) / np.log(l2 / l1))
+            return [(b1, 1.0 - w), (b2, w)]
+    return []  # pragma: no cover - the span is covered above
+
+
 def resample_sn(
     curve: SnanaCurve, survey: str, rng: np.random.Generator, bands: tuple[str, ...]
 ) -> LightCurve | None:
@@ -86,7 +133,8 @@ def resample_sn(
     rng
         Random generator.
     bands
-        Bands of the target model; Rubin u and y borrow the SNPCC g and z shapes.
+        Bands of the target model; each is built from the SNPCC bands of the same
+        rest-frame wavelength (Rubin u and y from the bluest and reddest when beyond).
     """
     t, b, f, e = curve.lightcurve
     ranges = SURVEY_RANGES[survey]
@@ -95,17 +143,27 @@ def resample_sn(
         return None
     t_peak = float(t[np.argmax(np.where(snr >= 3, f, -np.inf))])
     z_sim = curve.redshift if np.isfinite(curve.redshift) else 0.3
-    stretch = (1.0 + rng.uniform(*ranges["redshift"])) / (1.0 + z_sim)
+    z_new = float(rng.uniform(*ranges["redshift"]))
+    stretch = (1.0 + z_new) / (1.0 + z_sim)
     t_new = t_peak + (t - t_peak) * stretch
     obs_t, obs_b, lim = sample_epochs(survey, rng, t_new.min(), t_new.max())
-    source = {"u": "g", "y": "z"}
+    usable = [str(x) for x in np.unique(b) if (b == x).sum() >= 3]
+    noisy = {x for x in usable if not (snr[b == x] >= DETECTION_SNR).any()}
     model = np.full(obs_t.size, np.nan)
     for band in set(obs_b.tolist()) & set(bands):
-        sel, src = obs_b == band, b == source.get(band, band)
-        if src.sum() < 3:
-            continue
-        inside = sel & (obs_t >= t_new[src].min()) & (obs_t <= t_new[src].max())
-        model[inside] = _smooth(t_new[src], f[src], e[src], obs_t[inside])
+        sel = obs_b == band
+        mix = rest_frame_sources(TARGET_WAVELENGTH[survey][band], z_new, z_sim, usable)
+        if not mix or any(w > 0.25 and src in noisy for src, w in mix):
+            continue  # no SNPCC band saw that light clearly enough
+        value = np.zeros(int(sel.sum()))
+        inside = np.ones(int(sel.sum()), dtype=bool)
+        for src_band, weight in mix:
+            src = b == src_band
+            q = obs_t[sel]
+            inside &= (q >= t_new[src].min()) & (q <= t_new[src].max())
+            value += weight * _smooth(t_new[src], f[src], e[src], q)
+        idx = np.flatnonzero(sel)[inside]
+        model[idx] = value[inside]
     ok = np.isfinite(model)
     if ok.sum() < 3 or not (model[ok] > 0).any():
         return None

@@ -10,15 +10,18 @@ Procedure (same for every task, all seeds fixed):
    tasks, ``real_dir``) the training half of the real labelled curves are
    added and split the same way (:mod:`classifiers.trainset`).  Rows: each
    curve in full (repeated 3 times) plus 3 cuts at random S/N >= 5 epochs
-   (ZTF: every other one keeps 30 d of history) and 4 cuts 0-40 d after the
-   first detection (every other one in 0-10 d).
+   (ZTF: every other one keeps 30 d of history), 4 cuts 0-40 d after the
+   first detection (every other one in 0-10 d) and 2 windows of 0-20 d ending
+   at a random S/N >= 5 epoch with nothing before them.
 3. Fit a ``HistGradientBoostingClassifier`` on the other 85 %; the number of
-   boosting iterations (<= :data:`MAX_ITER`, multi-class
-   :data:`MAX_ITER_MULTICLASS`) minimising the validation log loss is kept.
+   boosting iterations (<= :data:`classifiers.boosting.MAX_ITER`, multi-class
+   :data:`~classifiers.boosting.MAX_ITER_MULTICLASS`) minimising the validation log loss is kept.
    The model fitted on the 85 % is the one shipped (no refit), so that its
    isotonic calibration (:mod:`classifiers.calibration`), fitted on the
    validation rows, applies to it; the operating threshold of a binary task
-   is chosen on the calibrated validation rows.
+   is chosen on the calibrated validation rows, its early threshold (the
+   ``early_snia_candidate`` filter's) on alert views of the validation
+   objects' first days (:mod:`classifiers.early`).
 4. Metrics on the held-out SNPCC objects, full curves and curves cut 20 d after
    the first S/N >= 5 point; ONNX export checked against scikit-learn.
 
@@ -38,12 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import log_loss
 from threadpoolctl import threadpool_limits
 
 from broker.core.errors import ConfigError, ProcessError
-from classifiers import calibration, features, registry, trainset
+from classifiers import calibration, early, features, registry, trainset
+from classifiers.boosting import HGB_PARAMS, choose_iterations, fit
 from classifiers.cadence import HISTORY_DAYS
 from classifiers.dataset import EARLY_DAYS, HOLDOUT_FRACTION, SPLIT_SEED, Curve, Rows, build_rows
 from classifiers.dataset import holdout_split as split
@@ -53,19 +55,8 @@ from classifiers.snana import SnanaCurve, dataset_sha256, load_snana
 from classifiers.tasks import NEGATIVE_CLASSES, Task, get_task
 from classifiers.trainset import Labelled
 
-MAX_ITER = 400
-MAX_ITER_MULTICLASS = 200  # 6 trees per iteration: keeps a run under ~10 min
-CHUNK = 50
-PATIENCE = 100
 VALIDATION_FRACTION = 0.15
-AUGMENT = {"n_random": 3, "n_early": 4, "full_copies": 3}
-HGB_PARAMS: dict[str, Any] = {
-    "learning_rate": 0.1,
-    "max_leaf_nodes": 31,
-    "min_samples_leaf": 40,
-    "l2_regularization": 1.0,
-    "early_stopping": False,
-}
+AUGMENT = {"n_random": 3, "n_early": 4, "n_window": 2, "full_copies": 3}
 ONNX_TOLERANCE = 1e-5
 PACKAGES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "light-curve", "numpy")
 
@@ -82,6 +73,7 @@ def _rows(curves: Sequence[Curve], task: Task, seed: int) -> Rows:
         seed=seed,
         n_random=AUGMENT["n_random"],
         n_early=AUGMENT["n_early"],
+        n_window=AUGMENT["n_window"],
         history_days=HISTORY_DAYS.get(task.surveys[0]) if "ZTF" in task.surveys else None,
         groups_of=[getattr(c, "group", k) for k, c in enumerate(curves)],
     )
@@ -89,38 +81,6 @@ def _rows(curves: Sequence[Curve], task: Task, seed: int) -> Rows:
         [np.arange(len(rows.y))] + [np.flatnonzero(rows.full)] * (AUGMENT["full_copies"] - 1)
     )
     return Rows(rows.X[idx], rows.y[idx], rows.group[idx], rows.n_significant[idx], rows.full[idx])
-
-
-def _fit(rows: Rows, n_iter: int, seed: int) -> HistGradientBoostingClassifier:
-    model = HistGradientBoostingClassifier(max_iter=n_iter, random_state=seed, **HGB_PARAMS)
-    return model.fit(rows.X, rows.y)
-
-
-def _choose(rows_fit: Rows, rows_val: Rows, task: Task, seed: int) -> tuple[int, np.ndarray]:
-    """Best iteration count on validation log loss, and the validation probabilities then.
-
-    Boosting grows by :data:`CHUNK` iterations (warm start) and stops once the
-    validation loss has not improved for :data:`PATIENCE` iterations.
-    """
-    params = {**HGB_PARAMS, "max_iter": 0, "warm_start": True, "random_state": seed}
-    model = HistGradientBoostingClassifier(**params)
-    labels = list(range(len(task.classes)))
-    losses: list[float] = []
-    best_proba = np.zeros((len(rows_val.y), len(labels)))
-    cap = MAX_ITER if task.positive is not None else MAX_ITER_MULTICLASS
-    while model.max_iter < cap and (
-        not losses or len(losses) - 1 - int(np.argmin(losses)) < PATIENCE
-    ):
-        model.set_params(max_iter=min(model.max_iter + CHUNK, cap))
-        model.fit(rows_fit.X, rows_fit.y)
-        for k, proba in enumerate(model.staged_predict_proba(rows_val.X)):
-            if k >= len(losses):
-                losses.append(log_loss(rows_val.y, proba, labels=labels))
-                if losses[-1] <= min(losses):
-                    best_proba = proba
-        if model.n_iter_ < model.max_iter:  # converged: no further tree can be grown
-            break
-    return int(np.argmin(losses)) + 1, best_proba
 
 
 def _metrics(
@@ -228,16 +188,23 @@ def _train(
 
     rows_fit = _rows(fit_l, task, seed)
     rows_val = _rows(val_l, task, seed + 1)
-    n_iter, raw_val = _choose(rows_fit, rows_val, task, seed)
-    model = _fit(rows_fit, n_iter, seed)
+    n_iter, raw_val = choose_iterations(rows_fit, rows_val, task, seed)
+    model = fit(rows_fit, n_iter, seed)
     cal = calibration.fit(rows_val.y, raw_val, task.classes, task.positive)
-    threshold = None
+    threshold = early_threshold = early_rule = None
     if task.positive is not None:
         p_val = calibration.calibrate(cal, raw_val, task.classes, task.positive)[:, 1]
         variable = {c.group: c.sn_class in NEGATIVE_CLASSES for c in val_l}
         is_var = np.array([variable[int(g)] for g in rows_val.group])
         threshold = calibration.choose_threshold(rows_val.y, p_val, is_var)
-    log(f"{task.name}: {n_iter} boosting iterations, threshold {threshold}")
+        early_threshold, early_rule = early.operating_point(
+            lambda X: calibration.calibrate(
+                cal, model.predict_proba(X), task.classes, task.positive
+            )[:, 1],
+            val_l,
+            task,
+        )
+    log(f"{task.name}: {n_iter} iterations, threshold {threshold}, early {early_threshold}")
 
     test_full = build_rows(test_c, task)
     test_early = build_rows(test_c, task, early_days=EARLY_DAYS)
@@ -277,6 +244,8 @@ def _train(
         if threshold is not None
         else None,
         "operating_threshold": threshold,
+        "early_threshold": early_threshold,
+        "early_threshold_rule": early_rule,
         "decision": "probability >= threshold" if threshold is not None else "argmax",
         "calibration": cal,
         "metrics": metrics,

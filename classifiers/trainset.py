@@ -10,7 +10,10 @@ For a task whose survey is ZTF or LSST (:mod:`classifiers.tasks`):
    observed for 20-200 days;
 4. optionally the *training half* of real labelled curves (``labeled-real``
    layout, :func:`classifiers.realdata.is_validation` false), repeated
-   ``MIX["real_copies"]`` times, for the survey they come from (ZTF);
+   ``MIX["real_copies"]`` times, for ZTF tasks: supernovae (ZTF photometry)
+   and variable stars (RR Lyrae, as difference fluxes, labelled by
+   :data:`classifiers.negatives.KIND_CLASS`: their own survey's cadence, the
+   few-night windows that look like a young supernova);
 5. for ZTF, a fraction ``MIX["detections_only"]`` of the simulated curves keep
    only their ``|S/N| >= 5`` points (packets without forced photometry).
 
@@ -97,7 +100,11 @@ def variables(task: Task, n: int, rng: np.random.Generator, first_id: int) -> li
 def real_training(
     real_dir: str | Path, task: Task, first_id: int
 ) -> tuple[list[Labelled], dict[str, int]]:
-    """The training half of real labelled curves (none for non-ZTF tasks: they are ZTF/SDSS)."""
+    """The training half of real labelled curves (none for non-ZTF tasks: they are ZTF/SDSS).
+
+    Supernova classes and variable kinds of :data:`classifiers.negatives.KIND_CLASS`
+    are used; other classes are left out.
+    """
     if "ZTF" not in task.surveys:
         return [], {}
     rs = load_labelled(real_dir, part="train")
@@ -106,10 +113,10 @@ def real_training(
     gid = first_id
     for cls, items in rs.curves.items():
         label = KIND_CLASS.get(cls, cls)
-        if cls not in ("Ia", "II", "Ibc"):
-            continue  # real variables serve as templates (RR Lyrae) or validation only
+        if cls not in ("Ia", "II", "Ibc") and cls not in KIND_CLASS:
+            continue
         counts[cls] = len(items)
         for _name, lc in items:
-            out += [Labelled(lc, label, "real", gid)] * int(MIX["real_copies"])
+            out += [Labelled(lc, label, f"real_{cls}", gid)] * int(MIX["real_copies"])
             gid += 1
     return out, counts

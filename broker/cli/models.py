@@ -52,6 +52,13 @@ def train(
     seed: Annotated[int, typer.Option(help="augmentation and boosting seed")] = 0,
     threads: Annotated[int, typer.Option(help="OpenMP threads for boosting (<= 2 here)")] = 1,
     promote: Annotated[bool, typer.Option(help="promote the new version at once")] = False,
+    real_curves: Annotated[
+        Path | None,
+        typer.Option(
+            help="real labelled curves laid out like labeled-real: their training half is "
+            "added to ZTF tasks (the validation half is never read)"
+        ),
+    ] = None,
     models_dir: ModelsDir = None,
 ) -> None:
     """Train a model on labelled SNANA curves and store it as a new version."""
@@ -68,6 +75,7 @@ def train(
             seed=seed,
             threads=threads,
             log=lambda msg: _err.print(msg),
+            real_dir=real_curves,
         )
         if promote:
             registry.promote(manifest["name"], manifest["version"], models_dir)

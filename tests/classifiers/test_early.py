@@ -35,16 +35,16 @@ def test_views_of_transients_and_variables() -> None:
 
 def test_choose_early_threshold_keeps_both_caps() -> None:
     rng = np.random.default_rng(0)
-    kind = np.array(["Ia"] * 50 + ["SN"] * 50 + ["variable"] * 100)
+    kind = np.array(["Ia"] * 50 + ["SN"] * 50 + ["variable:RRL"] * 100)
     owner = np.repeat(np.arange(kind.size), 3)
-    base = {"Ia": 0.7, "SN": 0.3, "variable": 0.1}
+    base = {"Ia": 0.7, "SN": 0.3, "variable:RRL": 0.1}
     p = np.array([base[k] for k in kind[owner]]) + rng.normal(0, 0.1, owner.size)
     t, rates = early.choose_early_threshold(p, owner, kind, 0.02, 0.25)
     hit = early.flagged_objects(p, owner, kind.size, t)
-    assert hit[kind == "variable"].mean() <= 0.02 and hit[kind == "SN"].mean() <= 0.25
+    assert hit[kind == "variable:RRL"].mean() <= 0.02 and hit[kind == "SN"].mean() <= 0.25
     assert rates["Ia"] == round(float(hit[kind == "Ia"].mean()), 4) and rates["Ia"] > 0.8
     lower = early.flagged_objects(p, owner, kind.size, t - 0.01)
-    assert lower[kind == "variable"].mean() > 0.02 or lower[kind == "SN"].mean() > 0.25
+    assert lower[kind == "variable:RRL"].mean() > 0.02 or lower[kind == "SN"].mean() > 0.25
     nan_only = early.flagged_objects(np.full(3, np.nan), np.zeros(3, int), 1, 0.0)
     assert not nan_only.any()
 

@@ -121,3 +121,8 @@ def test_early_cut_and_augmentation(curves: list[SnanaCurve]) -> None:
     variants = augment(lc, np.random.default_rng(0), 3, 2, GRIZ)
     assert len(variants) == 6 and variants[0] is lc
     assert all(len(v[0]) <= len(lc[0]) for v in variants)
+    windows = augment(lc, np.random.default_rng(1), 0, 0, GRIZ, n_window=4)[1:]
+    assert len(windows) == 4
+    for w in windows:  # a source first seen then: at most 20 days, ending at a detection
+        assert w[0].size and w[0][-1] - w[0][0] <= 20.0
+        assert (w[2] / w[3])[w[0] == w[0][-1]].max() >= 5.0

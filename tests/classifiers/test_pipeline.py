@@ -41,12 +41,17 @@ def test_manifest_content(small_registry: Path, snpcc_tar: Path) -> None:
         assert {"roc_auc", "accuracy", "purity", "efficiency"} <= set(m["metrics"][part])
     assert m["metrics"]["onnx_max_abs_diff"] < 1e-5
     assert 0.0 < m["threshold"] < 1.0 and m["operating_threshold"] == m["threshold"]
+    assert 0.0 < m["early_threshold"] < 1.0
+    rule = m["early_threshold_rule"]
+    kinds = {k: v for k, v in rule["validation_rates"].items() if k.startswith("variable:")}
+    assert rule["days"] == 10.0 and kinds and max(kinds.values()) <= rule["max_variable_fpr"]
     assert m["calibration"]["method"] == "isotonic" and "Ia" in m["calibration"]["tables"]
     assert set(m["software"]) >= {"scikit-learn", "skl2onnx", "onnxruntime"}
     ztf = registry.load_manifest("snia_ztf", "1", small_registry)
     assert ztf["bands"] == ["g", "r"] and ztf["surveys"] == ["ZTF"]
     st = registry.load_manifest("sntype", "1", small_registry)
     assert st["operating_threshold"] is None and st["threshold"] is None
+    assert st["early_threshold"] is None
     classes = {"Ia", "II", "Ibc", "periodic", "agn", "flare"}
     assert set(st["metrics"]["validation_rows"]["purity"]) == classes
 
