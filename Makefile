@@ -13,13 +13,13 @@ PYTEST_ARGS ?=
 SETUP_LOG := .state/logs/setup.log
 QUIET := bash deploy/quiet.sh $(SETUP_LOG)
 
-.PHONY: setup setup-core compose-tool airflow-setup demo test lint unit integration clean distclean
+.PHONY: setup setup-core compose-tool portal-tools airflow-setup demo test lint unit integration clean distclean
 
 # What the broker and the demo need: the venv and the Kafka/Spark jars.
 setup-core: $(STAMP) $(JARS_STAMP)
 
-# Everything the tests need on top: the compose tool and the Airflow venv.
-setup: setup-core compose-tool $(AIRFLOW_STAMP)
+# Everything the tests need on top: the compose tool, the portal's test tools, the Airflow venv.
+setup: setup-core compose-tool portal-tools $(AIRFLOW_STAMP)
 
 # Airflow 3 in its own venv: its ~110 packages never move the broker's pins.
 # DAG tasks call the broker's entry points in .venv. No Spark provider (it
@@ -37,6 +37,11 @@ $(AIRFLOW_STAMP): dags/airflow-constraints.txt
 # installs Debian's docker-compose when none is found. Fast when present.
 compose-tool:
 	@$(QUIET) "Compose tool (for the deployment tests)" bash deploy/compose/ensure_compose_tool.sh
+
+# Debian's chromium and chromium-driver (the portal's browser tests) and postgresql
+# (its PostgreSQL store tests), installed with apt-get when missing. Fast when present.
+portal-tools:
+	@$(QUIET) "Chromium, ChromeDriver and PostgreSQL (for the portal tests)" bash deploy/portal/ensure_test_tools.sh
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }

@@ -189,6 +189,7 @@ def run_demo(
         print_summary(result, console)
         if not handler.run.reconciles():
             raise InfrastructureError("counts do not reconcile: in != published + rejected")
+        hand_to_portal(settings, result.topic_counts, console)
         return result
     finally:
         # clients first: the stream's producers would warn about a stopped broker
@@ -234,6 +235,35 @@ def print_summary(result: DemoResult, console: Console) -> None:
             f"p99 {_percentile(result.latency_s, 99):.2f} s over {len(result.latency_s)} alerts "
             "replayed after warm-up"
         )
+
+
+def hand_to_portal(settings: Settings, counts: dict[str, int], console: Console) -> None:
+    """Store the demo's alerts for ``faucon portal --demo`` and print its URL and login.
+
+    The password is printed on the terminal only (never in the log file).
+    """
+    from broker.portal.handoff import fill_store
+
+    prefix = settings.kafka.topic_prefix
+    ours = [
+        t for t in counts if t == settings.kafka.enriched_topic or t.startswith(f"{prefix}.filter.")
+    ]
+    try:
+        done = fill_store(settings, sum(counts[t] for t in ours))
+    except InfrastructureError as exc:
+        console.print(f"[bold]Portal[/] not refreshed: {exc}")
+        return
+    console.print(
+        f"[bold]Portal[/] {done.alerts} alerts of {done.objects} objects stored for the portal "
+        f"({done.store})",
+        soft_wrap=True,
+    )
+    console.print(
+        "Browse them: run [bold].venv/bin/faucon portal --demo[/], open "
+        f"{done.url} and log in as [bold]{done.user}[/] with password [bold]{done.password}[/] "
+        "(a new one at every demo run)",
+        soft_wrap=True,
+    )
 
 
 def demo_alerts_dir() -> Path:

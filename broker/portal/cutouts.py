@@ -68,11 +68,12 @@ def fits_image(data: bytes) -> np.ndarray:
 
     try:
         raw = gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
-        with warnings.catch_warnings(), fits.open(io.BytesIO(raw), memmap=False) as hdus:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", VerifyWarning)  # Rubin's SIMPLE card
-            for hdu in hdus:
-                if hdu.data is not None and np.ndim(hdu.data) == 2:
-                    return np.asarray(hdu.data, dtype=np.float64)
+            with fits.open(io.BytesIO(raw), memmap=False) as hdus:
+                for hdu in hdus:
+                    if hdu.data is not None and np.ndim(hdu.data) == 2:
+                        return np.asarray(hdu.data, dtype=np.float64)
     except (OSError, ValueError, EOFError, TypeError) as exc:
         raise CutoutError(f"cutout is not a readable FITS file: {exc}") from exc
     raise CutoutError("cutout FITS file holds no 2-D image")

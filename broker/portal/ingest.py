@@ -77,7 +77,10 @@ class Ingest:
         from broker.kafka.topics import client_config
 
         def on_error(err: Any) -> None:
-            self.status.last_error = f"Kafka: {err.str()}"
+            text = f"Kafka: {err.str()}"
+            if text != self.status.last_error:  # once per new problem, not at every retry
+                log.warning("portal ingest: %s (retrying; the portal serves its store)", text)
+            self.status.last_error = text
 
         k = self.settings.kafka
         conf = client_config(self.settings)
@@ -90,6 +93,7 @@ class Ingest:
                 "fetch.max.bytes": max(k.max_message_bytes, 52_428_800),
                 "max.partition.fetch.bytes": k.max_message_bytes,
                 "error_cb": on_error,
+                "log_level": 2,  # librdkafka's own retries are reported through on_error
             }
         )
         consumer = Consumer(conf)
@@ -175,9 +179,16 @@ class Ingest:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def wait_for(self, alerts: int, timeout: float = 60.0) -> bool:
-        """Wait until at least ``alerts`` alerts were stored by this ingest (tests, demo)."""
+    def drain(self, messages: int, timeout: float = 120.0) -> bool:
+        """Run until ``messages`` Kafka messages were stored (or ``timeout`` s), then stop.
+
+        What the demo calls to fill the store before it stops Kafka; True when done.
+        """
+        self.start()
         deadline = time.monotonic() + timeout
-        while self.status.alerts < alerts and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return self.status.alerts >= alerts
+        try:
+            while self.status.messages < messages and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            self.stop()
+        return self.status.messages >= messages

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.portal.records import score_items
+from broker.portal.records import score_items, score_thresholds
 
 POINT_FIELDS = ("mjd_tai", "band", "kind", "flux_njy", "flux_err_njy", "mag", "mag_err",
                 "limit_mag")  # fmt: skip
@@ -47,7 +47,7 @@ def light_curve(records: list[dict[str, Any]]) -> dict[str, Any]:
     dict
         ``points`` (oldest first; ``alert_id`` set on an alert's own
         detection), ``bands``, ``scores`` (``mjd_tai``, ``alert_id``, ``key``,
-        ``probability``) and ``score_keys``.
+        ``probability``), ``score_keys`` and ``thresholds`` (of anomaly models).
     """
     seen: dict[tuple[str, str, float], dict[str, Any]] = {}
     for rec in sorted(records, key=lambda r: (r["mjd_tai"], r["alert_id"])):
@@ -67,9 +67,13 @@ def light_curve(records: list[dict[str, Any]]) -> dict[str, Any]:
         for s in score_items(rec)
         if s.probability is not None
     ]  # fmt: skip
+    thresholds: dict[str, float] = {}
+    for rec in records:
+        thresholds.update(score_thresholds(rec))
     return {
         "points": ordered,
         "bands": sorted({str(p["band"]) for p in ordered}),
         "scores": scores,
         "score_keys": sorted({s["key"] for s in scores}),
+        "thresholds": thresholds,
     }

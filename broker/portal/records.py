@@ -6,10 +6,12 @@ without cutouts, JSON compressed with zstd), one ``scores`` row per score, a
 filter topic it was published on.
 
 Scores are read generically: every key of ``scores`` (``model.label``), plus
-any top-level field whose name contains ``anomaly``, a number or a record of
-numbers (``anomaly_score`` -> key ``anomaly_score``; ``anomaly = {"score":
-0.3}`` -> key ``anomaly.score``), so new score fields show up without a change
-here.
+any top-level field whose name contains ``anomaly``, a number or a record
+(``anomaly_score`` -> key ``anomaly_score``; ``anomaly = {"model": "m",
+"score": 0.3, "threshold": 0.6}`` -> key ``anomaly.score`` of model ``m``), so
+new score fields show up without a change here.  Numbers of such a record
+whose name contains ``threshold`` are its model's thresholds, not scores
+(:func:`score_thresholds`).
 
 Examples
 --------
@@ -99,10 +101,27 @@ def score_items(rec: dict[str, Any]) -> list[Score]:
         if (number := _number(value)) is not None:
             out.append(Score(name, name, "", name, number, False))
         elif isinstance(value, dict):
-            version = str(value.get("version") or "")
+            version, model = str(value.get("version") or ""), str(value.get("model") or name)
             for sub, v in sorted(value.items()):
-                if (number := _number(v)) is not None:
-                    out.append(Score(f"{name}.{sub}", name, version, sub, number, False))
+                if "threshold" not in sub and (number := _number(v)) is not None:
+                    out.append(Score(f"{name}.{sub}", model, version, sub, number, False))
+    return out
+
+
+def score_thresholds(rec: dict[str, Any]) -> dict[str, float]:
+    """Thresholds carried by anomaly records (``anomaly.threshold``), by key.
+
+    Examples
+    --------
+    >>> score_thresholds({"anomaly": {"model": "m", "score": 0.7, "threshold": 0.6}})
+    {'anomaly.threshold': 0.6}
+    """
+    out = {}
+    for name, value in rec.items():
+        if "anomal" in name.lower() and isinstance(value, dict):
+            for sub, v in value.items():
+                if "threshold" in sub and (number := _number(v)) is not None:
+                    out[f"{name}.{sub}"] = number
     return out
 
 

@@ -55,6 +55,7 @@ def test_faucon_demo_command_prints_progress_and_keeps_the_logs_in_a_file(
         "FAUCON_STATE_DIR": str(tmp_path / "state"),
         "FAUCON_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
         "FAUCON_METRICS_PORT": "0",
+        "FAUCON_PORTAL__PORT": str(_free_ports(1)),
     }
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("faucon")), "demo"],
@@ -76,6 +77,50 @@ def test_faucon_demo_command_prints_progress_and_keeps_the_logs_in_a_file(
     text = logs[0].read_text()
     assert "SparkContext" in text or "WARN" in text  # Spark's own output landed here
     assert "could not be established" not in text
+    portal_shows_the_demo(terminal, env, tmp_path)
+
+
+def portal_shows_the_demo(terminal: str, env: dict[str, str], cwd: Path) -> None:
+    """The demo's last lines name the portal and a login; `faucon portal --demo` then serves
+    the demo's alerts (its store was filled before the demo stopped Kafka)."""
+    import re
+    import signal
+    import time
+
+    import httpx
+
+    stored = re.search(r"Portal (\d+) alerts of \d+ objects stored for the portal", terminal)
+    found = re.search(r"open (\S+) and log in as (\S+) with password (\S+) ", terminal)
+    assert stored and found, terminal[-2000:]
+    alerts, url, user, password = int(stored[1]), found[1], found[2], found[3]
+    assert url == f"http://127.0.0.1:{env['FAUCON_PORTAL__PORT']}" and user == "demo"
+    assert password not in next((cwd / "state" / "logs").glob("demo-*.log")).read_text()
+    faucon = str(Path(sys.executable).with_name("faucon"))
+    server = subprocess.Popen([faucon, "portal", "--demo"], env=env, cwd=cwd, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    health = client.get("/api/v1/health").json()
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline and server.poll() is None
+                    time.sleep(0.5)
+            assert health["counts"]["alerts"] == alerts > 1_500
+            client.get("/login")
+            login = client.post("/login", data={"username": user, "password": password,
+                                                "login_csrf": client.cookies["faucon_login"],
+                                                "next": "/objects/ZTF17aaawgox"})  # fmt: skip
+            assert login.status_code == 303
+            page = client.get("/objects/ZTF17aaawgox")
+            assert page.status_code == 200 and 'id="lightcurve"' in page.text
+    finally:
+        server.send_signal(signal.SIGINT)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 0, output
+    assert f"Faucon portal on {url}" in output and "Traceback" not in output
 
 
 def test_faucon_demo_cluster_reconciles_on_three_brokers_and_two_workers(

@@ -185,11 +185,19 @@ function lightCurve(canvas, curve, legend) {
 function scoreChart(canvas, curve, legend) {
   const keys = curve.score_keys;
   const xs = curve.points.map((p) => p.mjd_tai).concat(curve.scores.map((s) => s.mjd_tai));
-  const ys = curve.scores.map((s) => s.probability);
+  const thresholds = Object.entries(curve.thresholds || {});
+  const ys = curve.scores.map((s) => s.probability).concat(thresholds.map((t) => t[1]));
   const plot = new Plot(canvas, {});
   plot.setRange(Math.min(...xs), Math.max(...xs), Math.min(0, ...ys), Math.max(1, ...ys));
   plot.axes("MJD (TAI)", "score");
   const c = plot.ctx;
+  for (const [name, value] of thresholds) {
+    c.strokeStyle = "#777"; c.setLineDash([6, 4]); c.beginPath();
+    c.moveTo(plot.pad.l, plot.Y(value)); c.lineTo(canvas.width - plot.pad.r, plot.Y(value));
+    c.stroke(); c.setLineDash([]);
+    c.fillStyle = "#555"; c.textAlign = "left";
+    c.fillText(`${name} ${value.toPrecision(3)}`, plot.pad.l + 6, plot.Y(value) - 4);
+  }
   keys.forEach((key, i) => {
     const color = SERIES[i % SERIES.length];
     const s = curve.scores.filter((q) => q.key === key);

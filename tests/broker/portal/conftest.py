@@ -39,8 +39,10 @@ ZTF_FILES = [
     DEMO_ALERTS / "ztf" / "fink-datasim-4.02-cbcd794c.avro",
     DEMO_ALERTS / "ztf" / "kowalski-4.01-85a86d2d.avro",  # forced photometry
 ]
-LSST_FILES = [DEMO_ALERTS / "lsst" / "commissioning-v9_0-lsst.v9_0-4b938564.avro",
-              DEMO_ALERTS / "lsst" / "wire"]  # fmt: skip
+LSST_FILES = [
+    DEMO_ALERTS / "lsst" / "commissioning-v9_0-lsst.v9_0-4b938564.avro",
+    DEMO_ALERTS / "lsst" / "wire",
+]
 
 
 @dataclass
@@ -71,6 +73,29 @@ class World:
         return len(msgs)
 
 
+def scores_of(rec: dict[str, Any]) -> dict[str, float]:
+    """Every score of an alert, as the portal documents them (an independent reading).
+
+    The classifiers' probabilities (``scores``), and the numbers of any top-level
+    ``*anomal*`` field: itself when a number, else each of its numeric fields but
+    thresholds (issue 16's ``anomaly`` record, when the schema has it).
+    """
+    out = {
+        k: s["probability"]
+        for k, s in (rec.get("scores") or {}).items()
+        if s["probability"] is not None
+    }
+    for name, value in rec.items():
+        if "anomal" not in name:
+            continue
+        if isinstance(value, float):
+            out[name] = value
+        for sub, v in value.items() if isinstance(value, dict) else ():
+            if isinstance(v, float) and "threshold" not in sub:
+                out[f"{name}.{sub}"] = v
+    return out
+
+
 def wait_until(condition: Any, timeout: float, what: str) -> None:
     """Poll ``condition`` until true; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -79,16 +104,31 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+def read_all(settings: Settings, topic: str, n: int) -> list[Any]:
+    """The ``n`` messages of a topic."""
+    from broker.kafka.consume import read_topic
+
+    got = list(read_topic(settings, topic, max_messages=n, idle_timeout=20))
+    assert len(got) == n, f"read {len(got)} of {n} messages of {topic}"
+    return got
+
+
 def portal_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a ``faucon`` child process on the world's state dir and Kafka."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAUCON_")}
     k = settings.kafka
-    return env | {
-        "FAUCON_STATE_DIR": str(settings.state_dir), "FAUCON_KAFKA__BOOTSTRAP": k.bootstrap,
-        "FAUCON_KAFKA__TOPIC_PREFIX": k.topic_prefix, "FAUCON_METRICS_PORT": "0",
-        "FAUCON_KAFKA__SECURITY_PROTOCOL": k.security_protocol,
-        "FAUCON_KAFKA__CREDENTIALS_FILE": k.credentials_file,
-    } | extra  # fmt: skip
+    return (
+        env
+        | {
+            "FAUCON_STATE_DIR": str(settings.state_dir),
+            "FAUCON_KAFKA__BOOTSTRAP": k.bootstrap,
+            "FAUCON_KAFKA__TOPIC_PREFIX": k.topic_prefix,
+            "FAUCON_METRICS_PORT": "0",
+            "FAUCON_KAFKA__SECURITY_PROTOCOL": k.security_protocol,
+            "FAUCON_KAFKA__CREDENTIALS_FILE": k.credentials_file,
+        }
+        | extra
+    )
 
 
 def add_user(settings: Settings, name: str, role: str, *grants: str) -> str:
@@ -100,8 +140,9 @@ def add_user(settings: Settings, name: str, role: str, *grants: str) -> str:
     args = [FAUCON, "portal", "user", "add", name, "--role", role, "--password-file", str(path)]
     for g in grants:
         args += ["--grant", g]
-    proc = subprocess.run(args, env=portal_env(settings), cwd=REPO_ROOT, text=True,
-                          capture_output=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        args, env=portal_env(settings), cwd=REPO_ROOT, text=True, capture_output=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert password not in proc.stdout + proc.stderr
     return password
@@ -110,13 +151,17 @@ def add_user(settings: Settings, name: str, role: str, *grants: str) -> str:
 def _kafka_settings(state: Path, tag: str) -> Settings:
     return load_settings(
         state_dir=state,
-        kafka={"bootstrap": f"127.0.0.1:{_free_port_pair()}", "topic_prefix": tag,
-               "subscribe_pattern": rf"raw\.{tag}\..+", "partitions": 1,
-               "security_protocol": "SASL_PLAINTEXT"},
+        kafka={
+            "bootstrap": f"127.0.0.1:{_free_port_pair()}",
+            "topic_prefix": tag,
+            "subscribe_pattern": rf"raw\.{tag}\..+",
+            "partitions": 1,
+            "security_protocol": "SASL_PLAINTEXT",
+        },
         spark={"trigger_seconds": 0.5},
         metrics_port=0,
         portal={"port": _free_port(), "ingest_batch": 200},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="package")
@@ -124,7 +169,7 @@ def world(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
     """Secured Kafka, the stream on real alerts, and the portal serving them (see module doc)."""
     import uvicorn
 
-    from broker.kafka.consume import decode_output, read_topic
+    from broker.kafka.consume import decode_output
     from broker.kafka.credentials import settings_with_credentials, write_credentials
     from broker.kafka.local import LocalKafka
     from broker.kafka.replay import load_messages, publish
@@ -148,9 +193,11 @@ def world(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
         path = base.state_dir / "users" / "faucon-stream.properties"
         write_credentials(path, creds.username, creds.password, base.kafka.bootstrap)
         settings = settings_with_credentials(base, path)
-        passwords = {"olga": add_user(settings, "olga", "operator"),
-                     "vera": add_user(settings, "vera", "scientist"),
-                     "max": add_user(settings, "max", "scientist")}  # fmt: skip
+        passwords = {
+            "olga": add_user(settings, "olga", "operator"),
+            "vera": add_user(settings, "vera", "scientist"),
+            "max": add_user(settings, "max", "scientist"),
+        }
         ztf = load_messages([str(f) for f in ZTF_FILES])
         lsst = load_messages([str(f) for f in LSST_FILES])
         publish(admin, f"raw.{tag}.ztf", ztf, progress=False)
@@ -167,13 +214,33 @@ def world(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
         enriched = settings.kafka.enriched_topic
         outputs = [t for t in list_topics(admin) if t.startswith(f"{tag}.filter.")]
         counts = topic_counts(admin, [enriched, *outputs])
-        hits = sum(counts[t] for t in outputs)
-        wait_until(lambda: portal.store.counts()["alerts"] == counts[enriched]
-                   and portal.store.counts()["filter_hits"] == hits, 120, "the ingest")  # fmt: skip
-        messages = read_topic(admin, enriched, max_messages=counts[enriched], idle_timeout=20)
-        records = [decode_output(m.value) for m in messages]
-        yield World(settings, admin, f"http://127.0.0.1:{settings.portal.port}", portal, query,
-                    handler, passwords, records)  # fmt: skip
+        unique = {}  # the demo files repeat a few alerts; the store keeps each once
+        for m in read_all(admin, enriched, counts[enriched]):
+            rec = decode_output(m.value)
+            unique.setdefault((rec["survey"], rec["alert_id"]), rec)
+        records = list(unique.values())
+        hits = {
+            (t, r["survey"], r["alert_id"])
+            for t in outputs
+            for r in map(decode_output, (m.value for m in read_all(admin, t, counts[t])))
+        }
+        alerts = len(records)
+
+        def caught_up() -> bool:
+            stored = portal.store.counts()
+            return stored["alerts"] == alerts and stored["filter_hits"] == len(hits)
+
+        wait_until(caught_up, 120, "the ingest")
+        yield World(
+            settings,
+            admin,
+            f"http://127.0.0.1:{settings.portal.port}",
+            portal,
+            query,
+            handler,
+            passwords,
+            records,
+        )
     finally:
         if server is not None:
             server.should_exit = True
@@ -204,17 +271,43 @@ def postgres() -> Iterator[tuple[str, str]]:
         shutil.chown(root / "pw", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
-    run = lambda *a: subprocess.run([*as_postgres, *a], capture_output=True, text=True,  # noqa: E731
-                                    timeout=120, check=True)  # fmt: skip
-    run(_pg_bin("initdb"), "-D", str(data), "-U", "faucon", "--auth=scram-sha-256",
-        f"--pwfile={root / 'pw'}", "-E", "UTF8", "--no-sync")  # fmt: skip
-    run(_pg_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")  # fmt: skip
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            [*as_postgres, *args], capture_output=True, text=True, timeout=120, check=True
+        )
+
+    run(
+        _pg_bin("initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "faucon",
+        "--auth=scram-sha-256",
+        f"--pwfile={root / 'pw'}",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    )
+    run(
+        _pg_bin("pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(root / "log"),
+        "-w",
+        "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+        "start",
+    )
     try:
         yield f"postgresql://faucon@127.0.0.1:{port}/portal_test", password
     finally:
-        subprocess.run([*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True, timeout=60)  # fmt: skip
+        subprocess.run(
+            [*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -233,8 +326,16 @@ def enriched() -> list[dict[str, Any]]:
 
     files = [ZTF_FILES[0], *ZTF_FILES[2:], LSST_FILES[1]]
     msgs = load_messages([str(f) for f in files])
-    rows = [{"value": m.value, "topic": "raw.test", "partition": 0, "offset": i,
-             "timestamp_ms": 1_700_000_000_000 + i} for i, m in enumerate(msgs)]  # fmt: skip
+    rows = [
+        {
+            "value": m.value,
+            "topic": "raw.test",
+            "partition": 0,
+            "offset": i,
+            "timestamp_ms": 1_700_000_000_000 + i,
+        }
+        for i, m in enumerate(msgs)
+    ]
     batch = pa.RecordBatch.from_pylist(rows, schema=INPUT_SCHEMA)
     out = process_batch(batch, load_settings(), ["full"]).to_pylist()
     return [decode_output(r["payload_full"]) for r in out if r["status"] == "ok"]

@@ -24,9 +24,11 @@ def test_passwords_are_hashed_and_checked() -> None:
     assert acc.check_password("vera", PASSWORD + "x") is None
     assert acc.check_password("nobody", PASSWORD) is None
     for name, password, role, why in [
-        ("vera", PASSWORD, "scientist", "already exists"), ("Vera!", PASSWORD, "scientist", "name"),
-        ("olga", "short", "operator", "at least 10"), ("olga", PASSWORD, "admin", "role"),
-    ]:  # fmt: skip
+        ("vera", PASSWORD, "scientist", "already exists"),
+        ("Vera!", PASSWORD, "scientist", "name"),
+        ("olga", "short", "operator", "at least 10"),
+        ("olga", PASSWORD, "admin", "role"),
+    ]:
         with pytest.raises(AccountError, match=why):
             acc.add_user(name, password, role)
     acc.set_password("vera", "another long passphrase")

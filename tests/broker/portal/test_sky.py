@@ -23,10 +23,17 @@ CATALOGS = REPO_ROOT / "broker" / "catalogs" / "data"
 HEIGHT = 0.5
 # (ra, dec, radius): both poles, across RA 0/360, around a pole without reaching it, big, small
 CENTRES = [
-    (0.0, 90.0, 5.0), (123.4, -90.0, 7.5), (0.0, 12.0, 3.0), (359.99, -20.0, 2.0),
-    (180.0, 89.5, 1.0), (45.0, -88.0, 1.5), (0.0, 0.0, 10.0), (271.0, 66.5, 0.2),
-    (359.5, 86.0, 4.5), (0.2, -75.0, 6.0),
-]  # fmt: skip
+    (0.0, 90.0, 5.0),
+    (123.4, -90.0, 7.5),
+    (0.0, 12.0, 3.0),
+    (359.99, -20.0, 2.0),
+    (180.0, 89.5, 1.0),
+    (45.0, -88.0, 1.5),
+    (0.0, 0.0, 10.0),
+    (271.0, 66.5, 0.2),
+    (359.5, 86.0, 4.5),
+    (0.2, -75.0, 6.0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +47,16 @@ def positions() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load(db: Database, ra: np.ndarray, dec: np.ndarray) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS sky (id BIGINT PRIMARY KEY, ra DOUBLE PRECISION, "
-               "dec DOUBLE PRECISION, zone INTEGER, cx DOUBLE PRECISION, cy DOUBLE PRECISION, "
-               "cz DOUBLE PRECISION)")  # fmt: skip
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS sky (id BIGINT PRIMARY KEY, ra DOUBLE PRECISION, "
+        "dec DOUBLE PRECISION, zone INTEGER, cx DOUBLE PRECISION, cy DOUBLE PRECISION, "
+        "cz DOUBLE PRECISION)"
+    )
     db.execute("DELETE FROM sky")
-    rows = [(i, a, d, zone_of(d, HEIGHT), *unit_vector(a, d))
-            for i, (a, d) in enumerate(zip(ra.tolist(), dec.tolist(), strict=True))]  # fmt: skip
+    rows = [
+        (i, a, d, zone_of(d, HEIGHT), *unit_vector(a, d))
+        for i, (a, d) in enumerate(zip(ra.tolist(), dec.tolist(), strict=True))
+    ]
     db.insert("sky", ("id", "ra", "dec", "zone", "cx", "cy", "cz"), rows)
 
 

@@ -26,6 +26,7 @@ from broker.portal.db import open_database
 from broker.portal.lightcurve import light_curve
 from broker.portal.records import score_items
 from broker.portal.store import AlertStore
+from tests.broker.portal.conftest import scores_of
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
@@ -65,8 +66,9 @@ def test_every_alert_is_stored_once_and_comes_back_whole(
     counts = store.counts()
     assert counts["alerts"] == len(keys)
     assert counts["objects"] == len({r["object_id"] for r in enriched})
-    assert counts["cutouts"] == len({(r["survey"], r["alert_id"]) for r in enriched
-                                     if r["cutout_science"]})  # fmt: skip
+    assert counts["cutouts"] == len(
+        {(r["survey"], r["alert_id"]) for r in enriched if r["cutout_science"]}
+    )
     mine = [r for r in enriched if r["object_id"] == "ZTF19abegmle"]
     got = store.object_alerts("ZTF19abegmle")
     assert len(got) == 5
@@ -97,6 +99,7 @@ def test_light_curve_is_every_alerts_photometry_once(enriched: list[dict[str, An
     assert {p["kind"] for p in forced["points"]} >= {"detection", "forced"}
 
 
+@pytest.mark.filterwarnings("ignore:Found a SIMPLE card")  # Rubin's FITS header, read by astropy
 def test_cutouts_come_back_as_bytes_and_as_png(
     store: AlertStore, enriched: list[dict[str, Any]]
 ) -> None:
@@ -126,7 +129,8 @@ def test_scores_are_read_generically(store: AlertStore, enriched: list[dict[str,
     future = {**enriched[0], "alert_id": enriched[0]["alert_id"] + 1, "anomaly_score": -0.31}
     store.add([*enriched, future])
     keys = {k["key"] for k in store.score_keys()}
-    assert keys == {k for r in enriched for k in (r["scores"] or {})} | {"anomaly_score"}
+    classifiers = {k for r in enriched for k in (r["scores"] or {})}
+    assert keys == classifiers | {k for r in enriched for k in scores_of(r)} | {"anomaly_score"}
     assert [s.key for s in score_items(future) if s.key == "anomaly_score"]
     got = store.by_score("anomaly_score", -1.0, 0.0, 10, 0)
     assert [(a["alert_id"], a["score"]) for a in got] == [(future["alert_id"], -0.31)]
@@ -134,14 +138,19 @@ def test_scores_are_read_generically(store: AlertStore, enriched: list[dict[str,
     for rec in enriched:
         by_model: dict[str, list[Any]] = {}
         for s in score_items(rec):
-            by_model.setdefault(s.model, []).append(s)
+            if s.key in (rec["scores"] or {}):  # classifiers: anomaly scores have no best label
+                by_model.setdefault(s.model, []).append(s)
         for scores in by_model.values():
             probs = [s.probability for s in scores if s.probability is not None]
             tops = [s for s in scores if s.top]
             assert len(tops) == (1 if probs else 0)
             assert not tops or tops[0].probability == max(probs)
-    scored = [(r, s) for r in enriched for s in score_items(r)
-              if s.probability is not None and s.probability >= 0.5]  # fmt: skip
+    scored = [
+        (r, s)
+        for r in enriched
+        for s in score_items(r)
+        if s.probability is not None and s.probability >= 0.5
+    ]
     key = scored[0][1].key
     expected = {r["alert_id"] for r, s in scored if s.key == key}
     got_ids = {a["alert_id"] for a in store.by_score(key, 0.5, 1.0, 500, 0)}
@@ -155,5 +164,7 @@ def test_filter_hits_newest_first(store: AlertStore, enriched: list[dict[str, An
     assert [a["alert_id"] for a in got] == [r["alert_id"] for r in enriched[5:1:-1]]
     assert [a["published_ms"] for a in got] == [1005, 1004, 1003, 1002]
     assert [a["alert_id"] for a in store.filter_latest("bright", 10, 0, since_ms=1003)] == [
-        enriched[5]["alert_id"], enriched[4]["alert_id"]]  # fmt: skip
+        enriched[5]["alert_id"],
+        enriched[4]["alert_id"],
+    ]
     assert store.filter_counts() == {"bright": 6}
