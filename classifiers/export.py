@@ -33,6 +33,7 @@ from skl2onnx.common._container import ModelComponentContainer
 from skl2onnx.common.data_types import FloatTensorType
 
 from broker.core.errors import ConfigError
+from classifiers.providers import choose
 
 INPUT_NAME = "features"
 PROBA_OUTPUT = "probabilities"
@@ -68,15 +69,21 @@ def to_onnx(model: Any, n_features: int) -> bytes:
     return bytes(onx.SerializeToString())
 
 
-def make_session(model: bytes | str | Path) -> ort.InferenceSession:
-    """One single-threaded CPU onnxruntime session (the stream runs one per worker core)."""
+def make_session(
+    model: bytes | str | Path, providers: list[str] | None = None
+) -> ort.InferenceSession:
+    """One single-threaded onnxruntime session (the stream runs one per worker core).
+
+    ``providers`` defaults to :func:`classifiers.providers.choose`'s: CUDA when
+    installed with a GPU visible, else CPU (``FAUCON_INFERENCE__PROVIDER``).
+    """
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     source = str(model) if isinstance(model, Path) else model
     try:
-        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source, options, providers=providers or choose().providers)
     except Exception as exc:  # onnxruntime raises its own exception types
         raise ConfigError(f"cannot load ONNX model {str(model)[:200]}: {exc}") from exc
 

@@ -44,7 +44,8 @@ import onnxruntime as ort
 
 from broker.core.errors import ConfigError
 from classifiers import features, registry
-from classifiers.bands import UnknownBandError
+from classifiers.anomaly import is_anomaly_model
+from classifiers.batchcache import for_batch
 from classifiers.calibration import calibrate
 from classifiers.export import make_session, predict_proba
 
@@ -188,7 +189,7 @@ class Scorer:
         with self._lock:
             self._checked = now
             stamps: dict[str, tuple[int, int]] = {}
-            for name in registry.model_names(self.root):
+            for name in self.watched():
                 try:
                     st = os.stat(self.root / name / registry.PROMOTED_FILE)
                 except FileNotFoundError:
@@ -202,7 +203,7 @@ class Scorer:
                     version = registry.promoted_version(name, self.root)
                     if version is None:
                         continue
-                    models[name] = load_model(name, version, self.root)
+                    models[name] = self.load(name, version)
                     LOG.info("loaded model %s version %s", name, version)
                 except ConfigError:
                     if strict:
@@ -211,24 +212,31 @@ class Scorer:
                 self._stamps[name] = stamp
             self.models = models  # replaced whole: concurrent scorers see old or new
 
+    def watched(self) -> list[str]:
+        """Registry names this scorer serves: every model but the anomaly models."""
+        return [n for n in registry.model_names(self.root) if not is_anomaly_model(n)]
+
+    def load(self, name: str, version: str) -> LoadedModel:
+        """Load one promoted version (``AnomalyScorer`` loads anomaly models instead)."""
+        return load_model(name, version, self.root)
+
     def score_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> list[list[Record]]:
         """Score a batch of normalized alerts; one list of records per alert (see module doc)."""
         self.refresh()
         models = sorted(self.models.values(), key=lambda m: m.name)
         out: list[list[Record]] = [[] for _ in alerts]
         surveys = [str(a.get("survey", "")).upper() for a in alerts]
-        lcs: dict[int, features.LightCurve | str] = {}
-        for i, alert in enumerate(alerts):
-            if any(surveys[i] in m.surveys for m in models):
-                try:
-                    lcs[i] = features.lightcurve_from_alert(alert)
-                except (KeyError, TypeError, ValueError, UnknownBandError) as exc:
-                    lcs[i] = f"invalid_photometry: {type(exc).__name__} {exc}"
+        batch = for_batch(alerts)  # light curves and features shared with the anomaly model
+        lcs: dict[int, features.LightCurve | str] = {
+            i: batch.lightcurve(i)
+            for i in range(len(alerts))
+            if any(surveys[i] in m.surveys for m in models)
+        }
         for bands in dict.fromkeys(m.bands for m in models):
             group = [m for m in models if m.bands == bands]
             served = {s for m in group for s in m.surveys}
             idx = [i for i in lcs if surveys[i] in served and not isinstance(lcs[i], str)]
-            fm = features.extract([lcs[i] for i in idx], bands)  # type: ignore[misc]
+            fm = batch.matrix(idx, bands)
             row_of = {i: k for k, i in enumerate(idx)}
             for model in group:
                 self._score_model(model, alerts, lcs, surveys, fm, row_of, out)

@@ -29,6 +29,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from broker.core.config_anomaly import AnomalySettings, InferenceSettings
 from broker.core.config_crossmatch import CrossmatchSettings
 from broker.core.config_filters import FilterSettings
 from broker.core.config_portal import PortalSettings
@@ -119,6 +120,8 @@ class Settings(BaseSettings):
     filters: FilterSettings = FilterSettings()
     crossmatch: CrossmatchSettings = CrossmatchSettings()
     limits: LimitsSettings = LimitsSettings()  # type: ignore[call-arg]
+    anomaly: AnomalySettings = AnomalySettings()
+    inference: InferenceSettings = InferenceSettings()
     portal: PortalSettings = PortalSettings()  # type: ignore[call-arg]
 
     @field_validator("archive_dir", mode="before")

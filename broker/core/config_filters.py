@@ -114,6 +114,15 @@ class FilterSettings(BaseModel):
         description="rising in two bands: latest detection per band at most this old, days",
     )
 
+    anomaly_min_score: float | None = Field(
+        default=None,
+        description=(
+            "anomaly: minimum anomaly score, score units; None (default) = the threshold of "
+            "the anomaly model that scored the alert (its manifest: the top "
+            "anomaly.top_fraction of its training nights)"
+        ),
+    )
+
     # --- runtime ---
     registry_refresh_s: float = Field(
         default=0.5,

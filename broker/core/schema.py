@@ -7,7 +7,7 @@ what a filter topic carries:
 * ``full``: every field, cutouts included;
 * ``lite``: the same schema with the three cutouts set to null;
 * ``thin``: a smaller schema (``faucon.alert_thin``) with identifiers,
-  position, time, photometry (current and history) and scores.
+  position, time, photometry (current and history), scores and the anomaly score.
 
 Examples
 --------
@@ -35,7 +35,7 @@ CUTOUT_FIELDS = ("cutout_science", "cutout_template", "cutout_difference")
 THIN_FIELDS = (
     "schema_version", "survey", "alert_id", "object_id", "ra", "dec", "mjd_tai", "band",
     "flux_njy", "flux_err_njy", "mag", "mag_err", "is_positive", "snr", "reliability",
-    "n_detections", "first_detection_mjd_tai", "history", "scores", "context",
+    "n_detections", "first_detection_mjd_tai", "history", "scores", "anomaly", "context",
 )  # fmt: skip
 # Fields never handed to SQL filters (heavy, opaque bytes).
 NOT_FILTERABLE = (*CUTOUT_FIELDS,)
@@ -174,6 +174,8 @@ def field_reference(version: str | None = None) -> str:
                 f"| `{prefix}{f['name']}` | {_type_name(f['type'])} | {f.get('doc', '')} |"
             )
             t = f["type"]
+            if isinstance(t, list):  # a nullable record is documented like a record
+                t = next((x for x in t if isinstance(x, dict)), t)
             if isinstance(t, dict) and t["type"] == "record":
                 walk(t["fields"], f"{prefix}{f['name']}.")
             elif isinstance(t, dict) and t["type"] == "array" and isinstance(t["items"], dict):

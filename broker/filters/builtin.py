@@ -236,6 +236,26 @@ def _contextual(fs: FilterSettings, models_dir: Any = None) -> list[FilterSpec]:
     ]
 
 
+def _anomaly(fs: FilterSettings) -> FilterSpec:
+    """The night's most unusual alerts (docs/anomaly.md)."""
+    if fs.anomaly_min_score is None:
+        where = "anomaly.score >= anomaly.threshold"
+        cut = (
+            "at or above the threshold of the model that scored it (its manifest: the top "
+            "anomaly.top_fraction of the model's training nights)"
+        )
+    else:
+        where = f"anomaly.score >= {fs.anomaly_min_score}"
+        cut = f"at least {fs.anomaly_min_score} (settings)"
+    return _sql(
+        "anomaly",
+        where,
+        "anomaly",
+        "full",
+        f"Alert whose light curve the survey's anomaly model finds unusual: anomaly score {cut}",
+    )
+
+
 def _python(fs: FilterSettings) -> list[FilterSpec]:
     from broker.filters.python import declared
 
@@ -262,4 +282,10 @@ def all_builtin_filters(settings: Any = None) -> list[FilterSpec]:
     """Every built-in filter, whatever the current schema."""
     fs = filter_settings(settings)
     models_dir = getattr(settings, "models_dir", None)
-    return [*_original(fs), *_photometric(fs), *_contextual(fs, models_dir), *_python(fs)]
+    return [
+        *_original(fs),
+        *_photometric(fs),
+        *_contextual(fs, models_dir),
+        _anomaly(fs),
+        *_python(fs),
+    ]

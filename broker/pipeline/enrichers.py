@@ -101,9 +101,50 @@ def classify_fallback(alerts: list[Alert], reason: str) -> None:
         alert["scores"] = {}
 
 
+def anomaly(alerts: list[Alert], settings: Settings) -> None:
+    """Anomaly score of the promoted anomaly model serving each alert's survey (None if none).
+
+    Runs after ``classify`` in the same worker pass and reuses the light curves
+    and features it computed (:mod:`classifiers.batchcache`).
+    """
+    if not settings.anomaly.enabled:
+        anomaly_fallback(alerts, "disabled")
+        return
+    from classifiers.anomaly_score import get_anomaly_scorer
+
+    scorer = get_anomaly_scorer(settings.models_dir)
+    for alert, record in zip(alerts, scorer.score_alerts(alerts), strict=True):
+        alert["anomaly"] = record
+    _report_providers(settings, scorer.providers())
+
+
+def anomaly_fallback(alerts: list[Alert], reason: str) -> None:
+    """No anomaly score for this batch."""
+    for alert in alerts:
+        alert["anomaly"] = None
+
+
+def _report_providers(settings: Settings, providers: dict[str, str]) -> None:
+    """Write which execution provider this worker's models run on (read by ``faucon status``)."""
+    key = json.dumps(providers, sort_keys=True)
+    directory = settings.state_dir / "stream" / "inference"
+    if _REPORTED.get(str(directory)) == key:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        worker = f"{socket.gethostname()}-{os.getpid()}"
+        (directory / f"{worker}.json").write_text(
+            json.dumps({"worker": worker, "providers": providers}, indent=1)
+        )
+        _REPORTED[str(directory)] = key
+    except OSError as exc:  # reporting must never cost the batch
+        log.warning("cannot write %s: %s", directory, exc)
+
+
 ENRICHERS: tuple[Enricher, ...] = (
     Enricher("crossmatch", crossmatch, crossmatch_fallback),
     Enricher("classify", classify, classify_fallback),
+    Enricher("anomaly", anomaly, anomaly_fallback),
 )
 
 

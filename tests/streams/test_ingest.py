@@ -112,6 +112,7 @@ def test_stream_routes_every_message(kafka: Any, spark: Any, unique_settings: Se
         assert (rec["cutout_science"] is not None) == exp.has_cutouts
 
     _check_scores([rec for _m, rec in enriched.values()])
+    _check_anomaly([rec for _m, rec in enriched.values()])
 
     for name, profile in [
         ("bright_transient", "lite"),
@@ -161,6 +162,8 @@ def _served() -> dict[str, set[str]]:
     for promoted in (REPO_ROOT / "classifiers" / "models").glob("*/PROMOTED"):
         version = promoted.read_text().strip()
         manifest = json.loads((promoted.parent / version / "manifest.json").read_text())
+        if manifest.get("kind") == "anomaly":  # scores the alert's `anomaly` field instead
+            continue
         for survey in manifest["surveys"]:
             served[survey] |= {f"{promoted.parent.name}.{lb}" for lb in manifest["labels"]}
     return served
@@ -187,6 +190,22 @@ def _check_scores(records: list[dict[str, Any]]) -> None:
                 assert 0.0 <= sc["probability"] <= 1.0 and sc["reason"] is None
                 scored += 1
     assert scored > 50 and unscored > 50, (scored, unscored)
+
+
+def _check_anomaly(records: list[dict[str, Any]]) -> None:
+    """Every alert carries its survey's promoted anomaly model: a score or a reason."""
+    scored = 0
+    for rec in records:
+        a = rec["anomaly"]
+        name = f"anomaly_{rec['survey'].lower()}"
+        version, digest = _promoted(name)
+        assert (a["model"], a["version"], a["model_hash"]) == (name, version, digest)
+        if a["score"] is None:
+            assert a["reason"].startswith("too_few_points"), a
+        else:
+            assert 0.0 < a["unsupervised"] <= 1.0 and a["reason"] is None
+            scored += 1
+    assert scored > 50, scored
 
 
 def test_restart_resumes_from_checkpoint(kafka: Any, spark: Any, unique_settings: Settings) -> None:

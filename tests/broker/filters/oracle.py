@@ -26,7 +26,7 @@ import fastavro
 from fastavro.schema import load_schema
 
 from broker.core.config_filters import FilterSettings
-from classifiers.registry import operating_threshold
+from classifiers.registry import load_manifest, operating_threshold
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "deploy" / "demo-alerts"
@@ -60,6 +60,7 @@ class Raw:
     history: list[Det] = field(default_factory=list)  # earlier positive detections
     context: str = "unknown"
     scores: dict[str, Any] = field(default_factory=dict)
+    anomaly: dict[str, Any] | None = None
 
 
 def read_raw(path: Path) -> list[dict[str, Any]]:
@@ -172,6 +173,7 @@ def raw_alerts(enriched: list[dict[str, Any]]) -> list[Raw]:
     for raw, alert in zip(out, enriched, strict=True):
         raw.context = alert["context"]
         raw.scores = alert.get("scores") or {}
+        raw.anomaly = alert.get("anomaly")
     return out
 
 
@@ -222,6 +224,17 @@ def _ia_passes(r: Raw) -> bool:
     return False
 
 
+def _unusual(r: Raw) -> bool:
+    """The anomaly score reaches the threshold in the manifest of the version that scored it."""
+    a = r.anomaly or {}
+    if a.get("score") is None:
+        return False
+    cut = S.anomaly_min_score
+    if cut is None:
+        cut = load_manifest(a["model"], a["version"])["threshold"]
+    return bool(a["score"] >= cut)
+
+
 def _rising(r: Raw) -> bool:
     dets = list(r.history) + ([(r.t, r.band, r.mag)] if not math.isnan(r.mag) else [])
     rising = 0
@@ -269,10 +282,11 @@ ORACLE: dict[str, Callable[[Raw], bool]] = {
     ),
     "yso_flare": lambda r: r.context == "young_stellar_object" and (r.snr or 0) >= S.flare_min_snr,
     "blazar_flare": lambda r: r.context == "agn_blazar" and (r.snr or 0) >= S.flare_min_snr,
+    "anomaly": _unusual,
     "rising_in_two_bands": _rising,
 }
-# Every built-in except known_solar_system selects positive detections only.
-POSITIVE_ONLY = set(ORACLE) - {"known_solar_system"}
+# Every built-in except known_solar_system and anomaly selects positive detections only.
+POSITIVE_ONLY = set(ORACLE) - {"known_solar_system", "anomaly"}
 
 
 def expected(name: str, raws: list[Raw]) -> list[int]:
