@@ -46,7 +46,7 @@ def test_features_are_chosen_by_name_from_the_fsv2_vector() -> None:
     cols = anomaly.column_index(names, ZTF_BANDS)
     assert [all_names[i] for i in cols] == names
     assert anomaly.column_index(names[::-1], ZTF_BANDS).tolist() == cols[::-1].tolist()
-    with pytest.raises(ConfigError, match="g_peak_mag.*retrain"):
+    with pytest.raises(ConfigError, match=r"g_peak_mag.*retrain"):
         anomaly.column_index([*names, "g_peak_mag"], ZTF_BANDS)
 
 
@@ -172,5 +172,8 @@ def test_classifier_scorer_ignores_anomaly_models_and_shares_features(
     assert "snia_ztf" in classifiers.models
     batch = list(demo_alerts[:400])
     shared = (classifiers.score_alerts(batch), AnomalyScorer(MODELS).score_alerts(batch))
-    alone = (Scorer(MODELS).score_alerts(list(batch)), AnomalyScorer(MODELS).score_alerts(list(batch)))
+    alone = (
+        Scorer(MODELS).score_alerts(list(batch)),
+        AnomalyScorer(MODELS).score_alerts(list(batch)),
+    )
     assert shared == alone
