@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from broker import __version__
+from broker.cli.anomaly import app as anomaly_app
 from broker.cli.archive import airflow_app
 from broker.cli.archive import app as archive_app
 from broker.cli.archive import retrain as retrain_command
@@ -52,6 +53,7 @@ app.add_typer(archive_app, name="archive", help="Parquet archive of enriched ale
 app.add_typer(airflow_app, name="airflow", help="Local Apache Airflow running the Faucon DAGs.")
 models_app.command("retrain")(retrain_command)
 app.add_typer(filter_app, name="filter", help="Register, test and manage science filters.")
+app.add_typer(anomaly_app, name="anomaly", help="Anomaly score: experts' labels, nightly training.")
 app.add_typer(users_app, name="users", help="Kafka users (SASL/SCRAM) and their ACLs.")
 app.add_typer(portal_app, name="portal", help="The science portal and REST API.")
 app.add_typer(portal_app, name="portal", help="The science portal and REST API.")
