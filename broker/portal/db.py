@@ -85,6 +85,12 @@ class Database:
         if rows:
             self._insert_rows(self._conn(), table, columns, rows)
 
+    def insert_arrow(self, table: str, rows: Any) -> None:
+        """Insert an Arrow table whose columns are named as the table's (bulk loads)."""
+        names = tuple(rows.column_names)
+        self.insert(table, names, list(zip(*(rows.column(c).to_pylist() for c in names),
+                                             strict=True)))  # fmt: skip
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
         """Everything done in the block by this thread commits together, or not at all."""
@@ -150,6 +156,16 @@ class DuckDatabase(Database):
             )
         finally:
             conn.unregister("_portal_batch")
+
+    def insert_arrow(self, table: str, rows: Any) -> None:
+        names = ", ".join(rows.column_names)
+        conn = self._conn()
+        conn.register("_portal_rows", rows)
+        try:
+            conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _portal_rows "
+                         "ON CONFLICT DO NOTHING")  # fmt: skip
+        finally:
+            conn.unregister("_portal_rows")
 
     def close(self) -> None:
         super().close()

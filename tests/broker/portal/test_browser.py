@@ -180,7 +180,7 @@ def test_write_backtest_register_a_filter_and_watch_its_topic_fill(
     box.clear()
     box.send_keys("survey = 'LSST' AND snr > 5")
     browser.find_element(By.ID, "validate").click()
-    wait(browser).until(lambda _d: "Valid" in result.text)
+    wait(browser).until(lambda _d: result.text.startswith("Valid."))
     assert "snr" in result.text and "survey" in result.text
     browser.find_element(By.ID, "backtest").click()
     wait(browser, 120).until(lambda _d: "alerts passed" in result.text)
