@@ -73,9 +73,12 @@ def params(settings: Settings) -> anomaly_train.Params:
 
 
 def archived_rows(
-    settings: Settings, survey: str, nights: Sequence[str] | None, objects: Sequence[str] = ()
+    settings: Settings,
+    survey: str,
+    nights: Sequence[str] | None,
+    objects: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Archived alerts of ``survey`` in ``nights`` (all nights: None), or of ``objects`` only."""
+    """Archived alerts of ``survey`` in ``nights`` (all nights: None), of ``objects`` when given."""
     base = archive_root(settings) / f"survey={survey}"
     dirs = sorted(base.glob("night=*")) if base.is_dir() else []
     if nights is not None:
@@ -83,7 +86,7 @@ def archived_rows(
     rows: list[dict[str, Any]] = []
     for d in dirs:
         data = ds.dataset(str(d), format="parquet")
-        where = pc.field("object_id").isin(list(objects)) if objects else None
+        where = None if objects is None else pc.field("object_id").isin(list(objects))
         table = data.to_table(columns=COLUMNS, filter=where)
         night = d.name.split("=", 1)[1]
         rows.extend({**r, "survey": survey, "night": night} for r in table.to_pylist())
@@ -209,7 +212,10 @@ def train_nightly(
     row_labels = [labels.get(str(r["object_id"]), "") for r in rows]
     seen = {str(r["object_id"]) for r in rows}
     missing = sorted(o for o in labels if o not in seen)
-    extra = latest_per_object(archived_rows(settings, survey, None, missing), per_night=False)
+    extra = []
+    if missing:  # labelled objects with no scorable alert in the window: their latest alert
+        found = archived_rows(settings, survey, None, missing)
+        extra = latest_per_object(found, per_night=False)
     if extra:
         Xe, oke = feature_matrix(extra, survey)
         extra = [r for r, good in zip(extra, oke, strict=True) if good]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -91,6 +92,12 @@ def train(
     ] = None,
     snana: Annotated[str | None, typer.Option(help="with --alerts: SNPCC curves")] = None,
     simulated: Annotated[int, typer.Option(help="with --alerts: simulated snapshots")] = 0,
+    window_days: Annotated[
+        int | None, typer.Option(help="with --night: nights read (default: settings)")
+    ] = None,
+    min_alerts: Annotated[
+        int | None, typer.Option(help="with --night: fewest alerts to train on (settings)")
+    ] = None,
     promote: Annotated[bool, typer.Option(help="promote when the gate passes")] = True,
     models_dir: Annotated[Path | None, typer.Option(help="model registry root")] = None,
 ) -> None:
@@ -98,6 +105,14 @@ def train(
 
     def go() -> dict[str, object]:
         settings = load_settings(**({"models_dir": models_dir} if models_dir else {}))
+        changes = {"window_days": window_days, "min_train_alerts": min_alerts}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes:
+            try:
+                section = type(settings.anomaly)(**{**settings.anomaly.model_dump(), **changes})
+            except ValidationError as exc:
+                raise ConfigError(f"invalid option: {exc.errors()[0]['msg']}") from exc
+            settings = settings.model_copy(update={"anomaly": section})
         if (night is None) == (alerts is None):
             raise ConfigError("give --night (archived window) or --alerts (files), not both")
         if night is not None:

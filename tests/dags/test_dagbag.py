@@ -26,7 +26,12 @@ def test_dag_folder_loads(airflow: Airflow) -> None:
     info = dag_details(airflow)
     assert info["import_errors"] == {}
     dags = info["dags"]
-    assert sorted(dags) == ["faucon_archive_night", "faucon_replay", "faucon_retrain"]
+    assert sorted(dags) == [
+        "faucon_anomaly",
+        "faucon_archive_night",
+        "faucon_replay",
+        "faucon_retrain",
+    ]
 
     archive = dags["faucon_archive_night"]
     assert archive["cron"] == "0 14 * * *" and archive["catchup"] is False
@@ -42,6 +47,19 @@ def test_dag_folder_loads(airflow: Airflow) -> None:
     assert {"models", "data", "extra", "limit", "metric", "tolerance", "top"} <= set(
         retrain["params"]
     )
+
+    anomaly = dags["faucon_anomaly"]
+    assert anomaly["cron"] == "30 16 * * *" and anomaly["catchup"] is False
+    assert anomaly["max_active_runs"] == 1 and anomaly["dagrun_timeout_s"] == 3 * 3600
+    assert anomaly["tasks"]["train"]["upstream"] == ["night", "surveys"]
+    assert anomaly["params"] == [
+        "min_alerts",
+        "models_dir",
+        "night",
+        "promote",
+        "surveys",
+        "window_days",
+    ]
 
     replay = dags["faucon_replay"]
     assert replay["timetable"] == "NullTimetable" and replay["cron"] is None
