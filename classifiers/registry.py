@@ -153,6 +153,26 @@ def load_manifest(name: str, version: str, models_dir: str | Path | None = None)
     return manifest
 
 
+def record_metrics(
+    name: str, version: str, key: str, value: Any, models_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """Store ``value`` under ``metrics[key]`` of a version's manifest (the model is unchanged).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> _ = write_model("demo", "1", b"x", {"metrics": {}}, root)
+    >>> record_metrics("demo", "1", "real_validation", {"auc": 0.99}, root)["metrics"]
+    {'real_validation': {'auc': 0.99}}
+    """
+    manifest = load_manifest(name, version, models_dir)
+    manifest.setdefault("metrics", {})[key] = value
+    path = model_dir(name, version, models_dir) / MANIFEST_FILE
+    _atomic_write(path, (json.dumps(manifest, indent=2) + "\n").encode())
+    return manifest
+
+
 def verify(name: str, version: str, models_dir: str | Path | None = None) -> dict[str, Any]:
     """Manifest of one version after checking that ``model.onnx`` matches its sha256."""
     manifest = load_manifest(name, version, models_dir)

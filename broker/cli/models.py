@@ -192,6 +192,13 @@ def evaluate(
     output: Annotated[
         Path | None, typer.Option(help="also write the report to this JSON file")
     ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            help="--curves --part validation: store the report in the version's manifest "
+            "(metrics.real_validation)"
+        ),
+    ] = False,
     models_dir: ModelsDir = None,
 ) -> None:
     """Score labelled curves with the ONNX model and print the metrics as JSON.
@@ -207,6 +214,9 @@ def evaluate(
         raise typer.Exit(2)
     if part not in ("all", "validation", "train"):
         _err.print(f"error: --part {part!r}: use all, validation or train")
+        raise typer.Exit(2)
+    if record and (curves is None or part != "validation" or limit is not None):
+        _err.print("error: --record needs --curves and --part validation, without --limit")
         raise typer.Exit(2)
 
     def action() -> dict[str, Any]:
@@ -231,6 +241,11 @@ def evaluate(
         )
 
     report = run(action)
+    if record:
+        from classifiers.registry import record_metrics
+
+        run(lambda: record_metrics(model, report["version"], "real_validation", report, models_dir))
+        _err.print(f"{model} {report['version']}: metrics.real_validation updated")
     skipped = report.get("skipped") if curves is not None else None
     for item in skipped["curves"][:10] if isinstance(skipped, dict) else []:
         _err.print(f"skipped {item['curve']}: {item['reason']}", markup=False, highlight=False)

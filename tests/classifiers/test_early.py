@@ -95,3 +95,24 @@ def test_evaluate_unseen_classes_from_the_cli(tmp_path: Path) -> None:
     assert esc["threshold"] == registry.operating_threshold("snia_ztf", early=True)
     forced = evaluate_curves("snia_ztf", tmp_path / "curves", total_flux=["SNIa"], limit=2)
     assert forced["photometry"]["Ia"].startswith("total")
+
+
+def test_evaluate_record_stores_the_report_in_the_manifest(tmp_path: Path) -> None:
+    _write_unseen(tmp_path / "curves")
+    version = registry.promoted_version("snia_ztf")
+    assert version is not None
+    src = registry.model_dir("snia_ztf", version)
+    dst = tmp_path / "models" / "snia_ztf" / version
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        (dst / f.name).write_bytes(f.read_bytes())
+    args = ["evaluate", "--model", "snia_ztf", "--curves", str(tmp_path / "curves")]
+    args += ["--models-dir", str(tmp_path / "models"), "--version", version, "--record"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "--part validation" in refused.output
+    res = CliRunner().invoke(app, [*args, "--part", "validation"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    stored = registry.load_manifest("snia_ztf", version, tmp_path / "models")
+    assert stored["metrics"]["real_validation"]["part"] == "validation"
+    assert stored["metrics"]["real_validation"]["curves_dir"] == str(tmp_path / "curves")
+    registry.verify("snia_ztf", version, tmp_path / "models")  # the model is untouched
