@@ -16,6 +16,7 @@ latency_seconds                     histogram  Kafka ingest timestamp to output 
 consumer_lag                        gauge      input messages not yet processed (all partitions)
 last_batch_timestamp_seconds        gauge      Unix time the last micro-batch finished
 model_info{model,version,hash}      gauge      1 for each promoted model in use
+inference_provider{provider,reason} gauge      1 for the onnxruntime execution provider models use
 filter_state{filter,state}          gauge      1 for each filter's current state
 ==================================  =========  ====================================================
 
@@ -80,6 +81,12 @@ class StreamMetrics:
         self.filter_state = Gauge(
             "faucon_filter_state", "filter states", ["filter", "state"], registry=r
         )
+        self.inference_provider = Gauge(
+            "faucon_inference_provider",
+            "onnxruntime execution provider the models run on",
+            ["provider", "reason"],
+            registry=r,
+        )
 
     def observe_batch(
         self,
@@ -104,11 +111,25 @@ class StreamMetrics:
 
         self.last_batch.set(time.time())
 
-    def set_models(self, models: Iterable[tuple[str, str, str]]) -> None:
-        """Promoted models in use: (name, version, hash)."""
+    def set_models(
+        self, models: Iterable[tuple[str, str, str]], provider: str | None = None
+    ) -> None:
+        """Promoted models in use: (name, version, hash), and the provider they run on.
+
+        ``provider`` is the preference (default: the configured one, as the workers read it).
+        """
+        from broker.core.errors import ConfigError
+        from classifiers.providers import choose
+
         self.model_info.clear()
         for name, version, digest in models:
             self.model_info.labels(model=name, version=version, hash=digest).set(1)
+        self.inference_provider.clear()
+        try:
+            choice = choose(provider)
+            self.inference_provider.labels(provider=choice.provider, reason=choice.reason).set(1)
+        except ConfigError as exc:  # the models cannot load either; say why
+            self.inference_provider.labels(provider="unavailable", reason=str(exc)[:200]).set(1)
 
     def set_filters(self, states: dict[str, str]) -> None:
         """Current state of every filter (enabled, disabled, quarantined)."""

@@ -141,6 +141,26 @@ def check_models(settings: Settings, health: Health) -> None:
         health.fail("models", f"registry at {settings.models_dir} unreadable: {exc}")
 
 
+def check_inference(settings: Settings, health: Health) -> None:
+    """The onnxruntime execution provider: this machine's choice and what stream workers use."""
+    from broker.core.errors import ConfigError
+    from classifiers.providers import choose, describe
+
+    try:
+        line = describe(choose(settings.inference.provider))
+    except ConfigError as exc:
+        health.fail("inference", str(exc))
+        return
+    used: dict[str, int] = {}
+    for path in sorted((settings.state_dir / "stream" / "inference").glob("*.json")):
+        report = _read_json(path) or {}
+        for provider in set((report.get("providers") or {}).values()):
+            used[provider] = used.get(provider, 0) + 1
+    if used:
+        line += "; stream workers: " + ", ".join(f"{n} on {p}" for p, n in sorted(used.items()))
+    health.ok("inference", line)
+
+
 def check_filters(settings: Settings, health: Health, filters: list[Any]) -> None:
     """Filter states."""
     states = [
@@ -155,5 +175,6 @@ def collect(settings: Settings, filters: list[Any], require_stream: bool = False
     check_kafka(settings, health)
     check_stream(settings, health, require_stream)
     check_models(settings, health)
+    check_inference(settings, health)
     check_filters(settings, health, filters)
     return health

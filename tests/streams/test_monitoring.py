@@ -14,6 +14,7 @@ from broker.core.config import Settings, load_settings
 from broker.kafka.replay import load_messages, publish
 from broker.ops.status import collect
 from broker.registry.builtins import builtin_filters
+from classifiers.providers import choose
 from streams.ingest import run
 from tests.conftest import DEMO_ALERTS, _free_port_pair
 
@@ -75,6 +76,11 @@ def test_metrics_match_counts_and_status_is_healthy(
     assert metrics["faucon_consumer_lag"] == 0
     version, sha = _promoted("snia")
     assert metrics[f'faucon_model_info{{hash="{sha}",model="snia",version="{version}"}}'] == 1
+    chosen = choose()  # CUDA with onnxruntime-gpu and a visible GPU, else the CPU
+    key = f'faucon_inference_provider{{provider="{chosen.provider}",reason="{chosen.reason}"}}'
+    assert metrics[key] == 1
+    workers = re.search(r"stream workers: (\d+) on (\w+)$", dict(health.lines)["inference"])
+    assert workers and int(workers[1]) >= 1 and workers[2] == chosen.provider
     # The stream has stopped: its status says so, and requiring it is unhealthy.
     after = collect(settings, builtin_filters(settings), require_stream=True)
     assert not after.healthy and any("not running" in p for p in after.problems)
