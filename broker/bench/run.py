@@ -13,6 +13,8 @@ reported as ratios against the decode-only floor measured alongside:
 * latency p50/p95/p99 from the raw message's Kafka timestamp to the output
   message's Kafka timestamp, at offered rates (333/s Rubin, 1,300/s ZTF burst);
 * peak RSS of the Spark driver JVM, the Python workers, Kafka and this process.
+* the anomaly score (:mod:`broker.bench.anomaly`): its CPU per alert against the
+  full pipeline's (target <= 10 %);
 * the portal (:mod:`broker.bench.portal`): its ingest rate against the stream's
   throughput, object lookups and 1-degree cones over 1,000,000 stored alerts.
 
@@ -31,6 +33,7 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
+from broker.bench.anomaly import anomaly_rows
 from broker.bench.portal import portal_rows
 from broker.bench.resources import in_child, machine, peak_rss_gb
 from broker.core.config import REPO_ROOT, Settings
@@ -162,6 +165,7 @@ def markdown(r: dict[str, Any]) -> str:
             )
     lines.append(f"| peak RSS total | {r['peak_rss_gb']['total']:.2f} GB | <= 6 GB | |")
     lines += portal_rows(r)
+    lines += anomaly_rows(r)
     for name, value in r["components"].items():
         lines.append(
             f"| {name.replace('_', ' ')} | {value:,.0f} | | "
@@ -201,6 +205,7 @@ def run_bench(
     settings: Settings, quick: bool = False, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run every measurement and return the result dict (see module doc)."""
+    from broker.bench.anomaly import anomaly_figures
     from broker.bench.portal import portal_figures
     from broker.bench.resources import cpu_seconds
     from broker.bench.stream import bench_filters, latency, throughput
@@ -264,6 +269,8 @@ def run_bench(
             result["scaling_filters"][25] = tp["alerts_per_s"]
         result["peak_rss_gb"] = peak_rss_gb(kafka.status().pid)
         result["portal"] = portal_figures(settings, messages, quick, tp, log)
+        log("anomaly score cost on one core...")
+        result["anomaly"] = anomaly_figures(settings, messages, tp["alerts_per_s"], cores)
         if not quick and cores > 1:
             spark.stop()
             one = settings.model_copy(
