@@ -72,7 +72,12 @@ def _versions() -> dict[str, str]:
 
 
 def train(
-    survey: str, X: np.ndarray, labels: Sequence[Any], params: Params, data: dict[str, Any]
+    survey: str,
+    X: np.ndarray,
+    labels: Sequence[Any],
+    params: Params,
+    data: dict[str, Any],
+    threshold_rows: np.ndarray | None = None,
 ) -> Trained:
     """Fit, export and check an anomaly model for ``survey`` on raw feature rows ``X``.
 
@@ -88,6 +93,9 @@ def train(
         :class:`Params`.
     data
         What the rows are (stored in the manifest under ``training_data``).
+    threshold_rows
+        Boolean mask of the rows the threshold is set on (default: all); the
+        initial model sets it on its real alerts, not on its simulated curves.
     """
     survey = survey.upper()
     bands = anomaly.SURVEY_BANDS[survey]
@@ -106,6 +114,7 @@ def train(
         seed=params.seed,
     )
     scores, _u = model.score(X)
+    on = scores if threshold_rows is None else scores[np.asarray(threshold_rows, dtype=bool)]
     onnx_bytes = anomaly_onnx.to_onnx(model)
     onnx_scores, _ = anomaly_onnx.run(anomaly_onnx.make_session(onnx_bytes), X)
     diff = float(np.abs(onnx_scores - scores).max()) if len(X) else 0.0
@@ -118,9 +127,9 @@ def train(
         "feature_set": {"name": features.FEATURE_SET, "version": features.FEATURE_SET_VERSION},
         "features": names,
         "min_points": {"count": features.MIN_POINTS, "snr": features.SIGNIFICANT_SNR},
-        "threshold": anomaly.threshold_for(scores, params.top_fraction),
+        "threshold": anomaly.threshold_for(on, params.top_fraction),
         "threshold_rule": f"score above which the top {params.top_fraction:.2%} of the "
-        "training alerts lie",
+        f"{'real ' if threshold_rows is not None else ''}training alerts lie ({len(on)})",
         "top_fraction": params.top_fraction,
         "score": "unsupervised + weight * (P(interesting) - P(boring)); higher = more unusual",
         "forest": {

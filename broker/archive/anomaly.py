@@ -161,10 +161,11 @@ def train_and_gate(
     data: dict[str, Any],
     promote: bool = True,
     version: str | None = None,
+    threshold_rows: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Train on feature rows, gate against the promoted version, write, maybe promote."""
     name = anomaly.model_name(survey)
-    trained = anomaly_train.train(survey, X, labels, params(settings), data)
+    trained = anomaly_train.train(survey, X, labels, params(settings), data, threshold_rows)
     reference, info = reference_curves(survey)
     previous = promoted_model(settings, name)
     gate = anomaly_train.gate(trained, previous, reference, params(settings))

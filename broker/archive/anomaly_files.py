@@ -35,6 +35,8 @@ from classifiers import anomaly, features
 from classifiers.anomaly_data import labelled_snapshots, simulated
 from classifiers.anomaly_eval import feedback_experiment
 
+MIN_REAL_FOR_THRESHOLD = 100
+
 
 def file_alerts(paths: Sequence[str], survey: str) -> list[dict[str, Any]]:
     """Normalized alerts of ``survey`` in alert files, folders or globs."""
@@ -76,6 +78,7 @@ def train_from_files(
     alerts = latest_alerts(file_alerts(paths, survey))
     X, ok = feature_matrix(alerts, survey)
     X = X[ok]
+    real = np.ones(len(X), dtype=bool)
     data: dict[str, Any] = {
         "source": "alert files",
         "paths": [str(p) for p in paths],
@@ -90,12 +93,18 @@ def train_from_files(
         names = anomaly.feature_columns(bands)
         Xs, oks = anomaly.feature_rows([lc for _k, lc in sims], bands, names, features.MIN_POINTS)
         X = np.vstack([X, Xs[oks]])
+        real = np.concatenate([real, np.zeros(int(oks.sum()), dtype=bool)])
         kinds: dict[str, int] = {}
         for (kind, _lc), good in zip(sims, oks, strict=True):
             if good:
                 kinds[kind] = kinds.get(kind, 0) + 1
         data["simulated"] = {"n": int(oks.sum()), "snana": snana, "kinds": kinds, "seed": seed}
-    return train_and_gate(settings, survey, X, [""] * len(X), data, promote, version)
+    # The threshold is the top fraction of the real alerts (what a night holds), not of
+    # the simulated curves that shape the forest's picture of the ordinary sky -- when
+    # there are enough of them (Rubin's commissioning alerts: a handful).
+    on = real if real.sum() >= MIN_REAL_FOR_THRESHOLD else None
+    data["threshold_on"] = "real alerts" if on is not None else "all rows (too few real alerts)"
+    return train_and_gate(settings, survey, X, [""] * len(X), data, promote, version, on)
 
 
 def evaluation_data(
