@@ -32,6 +32,8 @@ def test_demo_accounts_for_every_message(
         assert s["rejected"][reason] == 1
     assert result.topic_counts["demo.enriched"] == s["ok"]
     assert result.topic_counts["demo.deadletter"] == s["rejected_total"]
+    # the most unusual light curves (anomaly score >= the served model's threshold)
+    assert 0 < result.topic_counts["demo.filter.anomaly"] <= 0.02 * s["ok"]
     assert 0 < len(result.latency_s) <= s["ok"] - 40  # steady state, after the warm-up
     assert all(0 <= lat < 120 for lat in result.latency_s)
     text = out.getvalue()
