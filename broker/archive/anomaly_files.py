@@ -74,6 +74,7 @@ def train_from_files(
 ) -> dict[str, Any]:
     """Train (gate, write, maybe promote) a survey's model from alert files and simulations."""
     survey = survey.upper()
+    anomaly.model_name(survey)  # ConfigError for a survey without an anomaly model
     bands = anomaly.SURVEY_BANDS[survey]
     alerts = latest_alerts(file_alerts(paths, survey))
     X, ok = feature_matrix(alerts, survey)

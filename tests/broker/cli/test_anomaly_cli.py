@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,9 @@ from typer.testing import CliRunner
 from broker.cli.main import app
 from broker.core.config import Settings
 from broker.registry.labels import LabelStore
+from classifiers import registry
+from classifiers.providers import choose
+from tests.conftest import DEMO_ALERTS
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -41,3 +45,29 @@ def test_label_and_list(kafka: Any, filter_env: Settings) -> None:
         assert store.current()["ZTF19abcdefg"].label == "boring"
     finally:
         store.close()
+
+
+def test_show_and_refusals(tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["anomaly", "show"])
+    assert shown.exit_code == 0, shown.output
+    models = {m["model"]: m for m in json.loads(shown.stdout)}
+    assert set(models) == {"anomaly_ztf", "anomaly_lsst"}
+    ztf = models["anomaly_ztf"]
+    assert ztf["version"] == registry.promoted_version("anomaly_ztf")
+    assert ztf["threshold"] == registry.load_manifest("anomaly_ztf", ztf["version"])["threshold"]
+    assert ztf["gate"]["passed"] is True and ztf["provider"].startswith(choose().provider)
+
+    both = runner.invoke(
+        app, ["anomaly", "train", "--survey", "ZTF", "--night", "2023-10-17", "--alerts", "x"]
+    )
+    assert both.exit_code == 1 and "give --night (archived window) or --alerts" in both.output
+    unknown = runner.invoke(
+        app, ["anomaly", "train", "--survey", "HSC", "--alerts", str(DEMO_ALERTS / "ztf")]
+    )
+    assert unknown.exit_code == 1 and "no anomaly model for survey 'HSC'" in unknown.output
+    bad = runner.invoke(
+        app,
+        ["anomaly", "train", "--survey", "ZTF", "--night", "2023-10-17", "--window-days", "0"],
+        env={"FAUCON_STATE_DIR": str(tmp_path)},
+    )
+    assert bad.exit_code == 1 and "invalid option" in bad.output
