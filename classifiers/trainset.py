@@ -41,7 +41,7 @@ from classifiers.realdata import load_labelled
 from classifiers.snana import SnanaCurve
 from classifiers.tasks import Task
 
-MIX = {"resampled": 1, "variables": 0.5, "real_copies": 2, "detections_only": 0.3}
+MIX = {"resampled": 1, "variables": 0.5, "real_copies": 6, "detections_only": 0.3}
 KIND_SHARE = {"RRL": 0.3, "EB": 0.2, "LPV": 0.15, "AGN": 0.2, "flare": 0.08, "CV": 0.07}
 SPAN_DAYS = (20.0, 200.0)
 
