@@ -63,7 +63,7 @@ class PortalSettings(BaseModel):
     )
     ingest: bool = Field(True, description="feed the store from the enriched and filter topics")
     ingest_batch: int = Field(
-        500, ge=1, description="most Kafka messages written to the store in one transaction"
+        1000, ge=1, description="most Kafka messages written to the store in one transaction"
     )
     backtest_max_alerts: int = Field(
         5_000, ge=1, description="most alerts one portal backtest may evaluate"

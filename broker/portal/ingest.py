@@ -6,7 +6,9 @@ are picked up within ``METADATA_REFRESH_MS``).  Each poll of up to
 ``portal.ingest_batch`` messages is decoded and written to the store in one
 transaction, then the offsets are committed: at-least-once, and the store's
 writes are idempotent, so a restart repeats nothing visible.  A message that
-does not decode is counted and skipped (the stream never writes one).
+does not decode is counted and skipped (the stream never writes one).  Of a
+filter topic's message only the leading fields are read
+(:mod:`broker.portal.prefix`).
 
 Examples
 --------
@@ -28,6 +30,7 @@ from typing import Any
 from broker.core.config import Settings
 from broker.core.errors import DeserializeError, FauconError
 from broker.pipeline.decode import Decoder
+from broker.portal.prefix import PrefixReader
 from broker.portal.store import AlertStore
 
 log = logging.getLogger("faucon.portal.ingest")
@@ -70,6 +73,7 @@ class Ingest:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._decoder = Decoder(max_block_bytes=settings.limits.max_decoded_block_mib << 20)
+        self._prefix = PrefixReader(self._decoder)
 
     def _consumer(self) -> Any:
         from confluent_kafka import Consumer
@@ -115,8 +119,9 @@ class Ingest:
             name = filter_name(prefix, topic)
             if topic != enriched and name is None:
                 continue
-            try:
-                rec, _schema = self._decoder.decode(msg.value())
+            try:  # a filter topic's copy: its identity is enough (the alert came enriched)
+                rec = self._decoder.decode(msg.value())[0] if name is None else \
+                    self._prefix.read(msg.value())  # fmt: skip
             except DeserializeError as exc:
                 self.status.undecodable += 1
                 log.warning("undecodable message at %s[%s]@%s: %s",

@@ -86,17 +86,13 @@ def score_items(rec: dict[str, Any]) -> list[Score]:
         raw.append(
             (key, str(s.get("model") or model), version, label, _number(s.get("probability")))
         )
-    best: dict[str, float] = {}
-    for _key, model, _v, _label, p in raw:
-        if p is not None:
-            best[model] = max(best.get(model, p), p)
-    out = [
-        Score(k, m, v, lab, p, p is not None and p == best.get(m) and _first(raw, m, p) == k)
-        for k, m, v, lab, p in raw
-    ]
-    for name in sorted(rec):
-        if "anomal" not in name.lower():
-            continue
+    best: dict[str, str] = {}  # model -> key of its highest probability (first one on ties)
+    top_p: dict[str, float] = {}
+    for key, model, _v, _label, p in raw:
+        if p is not None and (model not in top_p or p > top_p[model]):
+            best[model], top_p[model] = key, p
+    out = [Score(k, m, v, lab, p, best.get(m) == k) for k, m, v, lab, p in raw]
+    for name in sorted(k for k in rec if "anomal" in k.lower()):
         value = rec[name]
         if (number := _number(value)) is not None:
             out.append(Score(name, name, "", name, number, False))
@@ -125,15 +121,10 @@ def score_thresholds(rec: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _first(raw: list[tuple[str, str, str, str, float | None]], model: str, p: float) -> str:
-    """Key of the first label of ``model`` with probability ``p`` (one top label per model)."""
-    return next(k for k, m, _v, _l, q in raw if m == model and q == p)
-
-
 def encode_record(rec: dict[str, Any]) -> bytes:
     """The alert without its cutouts, as zstd-compressed JSON."""
     slim = {k: (None if k in CUTOUT_FIELDS else v) for k, v in rec.items()}
-    return bytes(cramjam.zstd.compress(orjson.dumps(slim, default=_opaque), 3))
+    return bytes(cramjam.zstd.compress(orjson.dumps(slim, default=_opaque), 1))
 
 
 def _opaque(value: Any) -> Any:
