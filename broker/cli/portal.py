@@ -71,25 +71,36 @@ def _password(path: Path | None) -> str:
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
+HostOpt = Annotated[str | None, typer.Option(help="bind address (default: config)")]
+PortOpt = Annotated[int | None, typer.Option(help="HTTP port (default: config)")]
+IngestOpt = Annotated[bool, typer.Option(help="feed the store from Kafka")]
+
+
 @app.callback()
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="bind address (default: config)")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port (default: config)")] = None,
-    demo: DemoOpt = False,
-    ingest: Annotated[bool, typer.Option(help="feed the store from Kafka")] = True,
-) -> None:
+def portal(
+    ctx: typer.Context, host: HostOpt = None, port: PortOpt = None, demo: DemoOpt = False,
+    ingest: IngestOpt = True,
+) -> None:  # fmt: skip
     """Serve the portal (pages, /api/v1, OpenAPI) until Ctrl-C; the ingest feeds its store."""
-    if ctx.invoked_subcommand is not None:
-        return
+    if ctx.invoked_subcommand is None:
+        _serve(host, port, demo, ingest)
+
+
+@app.command()
+def serve(host: HostOpt = None, port: PortOpt = None, demo: DemoOpt = False,
+          ingest: IngestOpt = True) -> None:  # fmt: skip
+    """The same as `faucon portal` alone (what the compose service runs)."""
+    _serve(host, port, demo, ingest)
+
+
+def _serve(host: str | None, port: int | None, demo: bool, ingest: bool) -> None:
     from broker.portal.app import store_target
     from broker.portal.server import serve as run_server
 
     settings = _settings(demo)
     update = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if update:
-        portal = settings.portal.model_copy(update=update)
-        settings = settings.model_copy(update={"portal": portal})
+        settings = settings.model_copy(update={"portal": settings.portal.model_copy(update=update)})
 
     def ready(portal: object) -> None:
         target = store_target(settings)[0]

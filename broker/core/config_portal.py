@@ -71,7 +71,7 @@ class PortalSettings(BaseModel):
     live_refresh_s: float = Field(
         3.0, gt=0, description="how often the live filter page asks for new alerts, seconds"
     )
-    credentials_bootstrap: str = Field(
+    client_bootstrap: str = Field(
         "",
         description="bootstrap servers written into downloaded client configs; empty: "
         "kafka.bootstrap",

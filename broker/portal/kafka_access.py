@@ -85,7 +85,7 @@ def client_config(settings: Settings, user: User, specs: list[FilterSpec]) -> st
             f"{user.name} may read no topic yet: register a filter, or ask an operator to "
             "grant you a topic"
         )
-    bootstrap = settings.portal.credentials_bootstrap or settings.kafka.bootstrap
+    bootstrap = settings.portal.client_bootstrap or settings.kafka.bootstrap
     listing = "".join(f"#   {t}\n" for t in topics)
     header = f"# Faucon topics {user.name} may read ('*' ends a prefix):\n{listing}"
     if settings.kafka.security_protocol == "PLAINTEXT":
