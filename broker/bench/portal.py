@@ -40,7 +40,12 @@ import pyarrow as pa
 from broker.core.config import Settings
 from broker.kafka.replay import Message
 
-ID_STRIDE = 10**15  # added per copy to an alert id (ids stay below 2**63)
+COPY_IDS = 9 * 10**18  # copy i of the bench's alerts gets alert id COPY_IDS - i (real ones < 4e18)
+
+
+def copy_id(original: int, i: int, n_records: int) -> int:
+    """Alert id of copy ``i`` (the originals, ``i < n_records``, keep theirs)."""
+    return original if i < n_records else COPY_IDS - i
 
 
 def enriched_records(settings: Settings, messages: list[Message]) -> list[dict[str, Any]]:
@@ -84,7 +89,7 @@ def ingest_rate(
         update={"topic_prefix": tag})})  # fmt: skip
     schema = fastavro.parse_schema(alert_schema(records[0]["schema_version"]))
     copies = [{**records[i % len(records)],
-               "alert_id": records[i % len(records)]["alert_id"] + (i // len(records)) * ID_STRIDE}
+               "alert_id": copy_id(records[i % len(records)]["alert_id"], i, len(records))}
               for i in range(n)]  # fmt: skip
     payloads = [Message(_container(rec, schema), "bench", "ocf") for rec in copies]
     n_hits = round(hits_per_alert * n)
@@ -143,8 +148,10 @@ def fill_store(store: Any, records: list[dict[str, Any]], n: int, seed: int = 18
         zone = np.minimum(np.floor((dec + 90.0) / height), np.ceil(180.0 / height) - 1)
         take = min(len(records), n - k * len(records))
         names = [f"{o}~{k}" for o in objects[:take]]
+        first = k * len(records)
+        new_ids = ids if k == 0 else COPY_IDS - (first + np.arange(len(records), dtype=np.int64))
         columns = {"ra": ra, "dec": dec, "cx": v[:, 0], "cy": v[:, 1], "cz": v[:, 2],
-                   "zone": zone.astype(np.int32), "alert_id": ids + k * ID_STRIDE}  # fmt: skip
+                   "zone": zone.astype(np.int32), "alert_id": new_ids}  # fmt: skip
         copy = base.slice(0, take)
         for name, values in [*columns.items(), ("object_id", names)]:
             copy = copy.set_column(copy.schema.get_field_index(name), name,
@@ -152,7 +159,7 @@ def fill_store(store: Any, records: list[dict[str, Any]], n: int, seed: int = 18
         keep = owner < take
         sc = scores.filter(pa.array(keep))
         sc = sc.set_column(sc.schema.get_field_index("alert_id"), "alert_id",
-                           pa.array(sids[keep] + k * ID_STRIDE))  # fmt: skip
+                           pa.array(new_ids[owner[keep]]))  # fmt: skip
         sc = sc.set_column(sc.schema.get_field_index("object_id"), "object_id",
                            pa.array([names[j] for j in owner[keep]]))  # fmt: skip
         pending.append((copy, sc))
