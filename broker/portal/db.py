@@ -124,8 +124,9 @@ class DuckDatabase(Database):
         except duckdb.IOException as exc:
             raise InfrastructureError(
                 f"cannot open the portal store {path}: {str(exc).splitlines()[0]}; another "
-                "`faucon portal` (or the demo) has it open: stop it, or give this one its "
-                "own state directory (FAUCON_STATE_DIR)"
+                "`faucon portal` (or the demo) has it open: stop it first (users can be "
+                "managed on the Users page of the running portal), or give this one its own "
+                "state directory (FAUCON_STATE_DIR)"
             ) from None
 
     def _connect(self) -> Any:

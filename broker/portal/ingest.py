@@ -74,6 +74,7 @@ class Ingest:
         self._thread: threading.Thread | None = None
         self._decoder = Decoder(max_block_bytes=settings.limits.max_decoded_block_mib << 20)
         self._prefix = PrefixReader(self._decoder)
+        self._warned = False
 
     def _consumer(self) -> Any:
         from confluent_kafka import Consumer
@@ -81,10 +82,11 @@ class Ingest:
         from broker.kafka.topics import client_config
 
         def on_error(err: Any) -> None:
-            text = f"Kafka: {err.str()}"
-            if text != self.status.last_error:  # once per new problem, not at every retry
-                log.warning("portal ingest: %s (retrying; the portal serves its store)", text)
-            self.status.last_error = text
+            self.status.last_error = f"Kafka: {err.str()}"
+            if not self._warned:  # once until Kafka answers again, not at every retry
+                self._warned = True
+                log.warning("portal ingest: %s (retrying; the portal serves its store)",
+                            self.status.last_error)  # fmt: skip
 
         k = self.settings.kafka
         conf = client_config(self.settings)
@@ -161,6 +163,9 @@ class Ingest:
                     self._stop.wait(5.0)
                     continue
                 consumer.commit(asynchronous=False)
+                if self._warned:
+                    self._warned = False
+                    log.warning("portal ingest: Kafka answers again")
                 st = self.status
                 st.messages += len(messages)
                 st.alerts += n_alerts
