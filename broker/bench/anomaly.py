@@ -132,9 +132,9 @@ def anomaly_rows(r: dict[str, Any]) -> list[str]:
     return [
         f"| anomaly score, one core, after the classifiers' features | "
         f"{a['unit_us_per_alert']:.1f} us/alert | <= 10 % of the pipeline | "
-        f"{a['share_of_pipeline']:.1%} of the pipeline's CPU per alert |",
+        f"{a['share_of_pipeline']:.2%} of the pipeline's CPU per alert |",
         f"| anomaly score computing its own features | {a['alone_us_per_alert']:.1f} us/alert "
-        f"| | {a['share_if_classifiers_off']:.1%} |",
+        f"| | {a['share_if_classifiers_off']:.2%} |",
         f"| enrich stage with / without the anomaly unit, one core | "
         f"{stage['with_anomaly']:,} / {stage['without_anomaly']:,} alerts/s | | |",
     ]

@@ -17,5 +17,5 @@ def test_anomaly_figures_and_report_rows() -> None:
     figures["share_if_classifiers_off"] = share(figures["alone_us_per_alert"], 1000.0, 2)
     rows = anomaly_rows({"anomaly": figures})
     assert len(rows) == 3 and rows[0].startswith("| anomaly score, one core")
-    assert f"{figures['share_of_pipeline']:.1%} of the pipeline's CPU per alert" in rows[0]
+    assert f"{figures['share_of_pipeline']:.2%} of the pipeline's CPU per alert" in rows[0]
     assert anomaly_rows({}) == []
