@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from broker.core.config import Settings
@@ -27,7 +28,7 @@ def uvicorn_config(settings: Settings, app: Any) -> Any:
 
 
 def serve(settings: Settings, ingest: bool | None = None, on_ready: Any = None) -> None:
-    """Serve the portal until interrupted (SIGINT/SIGTERM)."""
+    """Serve the portal until interrupted (SIGINT/SIGTERM: a graceful stop, exit status 0)."""
     import uvicorn
 
     from broker.portal.app import Portal, create_app
@@ -37,4 +38,13 @@ def serve(settings: Settings, ingest: bool | None = None, on_ready: Any = None) 
     portal = Portal(settings, ingest=ingest)
     if on_ready is not None:
         on_ready(portal)
-    uvicorn.Server(uvicorn_config(settings, create_app(portal))).run()
+    server = uvicorn.Server(uvicorn_config(settings, create_app(portal)))
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again: once
+    # it has, this is a normal stop (exit 0), as for `faucon stream`.
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
