@@ -24,7 +24,7 @@ from broker import __version__
 from broker.core.schema import CUTOUT_FIELDS
 from broker.portal.cutouts import CutoutError, cutout_png
 from broker.portal.lightcurve import light_curve
-from broker.portal.listing import FastJSON, Page, listing, page
+from broker.portal.listing import FastJSON, Page, listing, page, page_of
 from broker.portal.security import Principal, principal
 from broker.portal.store import CUTOUT_KINDS
 
@@ -164,7 +164,7 @@ def alerts(
     score: Annotated[str | None, Query(description="score key, e.g. snia.Ia or anomaly_score")] = None,  # noqa: E501
     min: Annotated[float | None, Query(description="lowest score kept")] = None,
     max: Annotated[float | None, Query(description="highest score kept")] = None,
-    cls: Annotated[str | None, Query(alias="class", description="model.label: alerts whose best label of that model is this")] = None,  # noqa: E501
+    cls: Annotated[str | None, Query(alias="class", description="model.label: alerts whose best label of that model is this (ties: first label A-Z)")] = None,  # noqa: E501
     context: Annotated[str | None, Query(description="derived context, e.g. hostless")] = None,
     since: Since = None, until: Until = None,
 ) -> Any:  # fmt: skip
@@ -190,13 +190,13 @@ def alerts(
 
 
 @router.get("/scores", summary="The score keys stored (classifiers and anomaly scores)")
-def scores(request: Request, who: Auth) -> Any:
-    return {"items": _portal(request).store.score_keys()}
+def scores(request: Request, who: Auth, paged: Paged) -> Any:
+    return page_of(request, paged, _portal(request).store.score_keys())
 
 
 @router.get("/archive/nights", summary="Nights of the Parquet archive", tags=["archive"])
-async def archive_nights(request: Request, who: Auth) -> Any:
-    return {"items": await run_in_threadpool(_portal(request).archive.nights)}
+async def archive_nights(request: Request, who: Auth, paged: Paged) -> Any:
+    return page_of(request, paged, await run_in_threadpool(_portal(request).archive.nights))
 
 
 @router.get("/archive/nights/{night}/alerts", summary="Alerts of an archived night",

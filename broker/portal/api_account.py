@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from broker.portal.kafka_access import check_grant, client_config, readable_topics
-from broker.portal.listing import FastJSON
+from broker.portal.listing import FastJSON, Page, page, page_of
 from broker.portal.security import Principal, principal, require_operator
 
 router = APIRouter(prefix="/api/v1", default_response_class=FastJSON, tags=["accounts"])
@@ -104,9 +104,9 @@ def credentials(request: Request, who: Auth) -> PlainTextResponse:
 
 
 @router.get("/users", summary="Every user (operators)")
-def users(request: Request, who: Auth) -> Any:
+def users(request: Request, who: Auth, paged: Annotated[Page, Depends(page)]) -> Any:
     require_operator(who)
-    return {"items": [_public(u) for u in _portal(request).accounts.users()]}
+    return page_of(request, paged, [_public(u) for u in _portal(request).accounts.users()])
 
 
 @router.post("/users", status_code=201, summary="Create a user (operators)")

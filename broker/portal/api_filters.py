@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from broker.filters.base import FilterSpec
 from broker.filters.validate import validate_spec
 from broker.portal.filters import backtest, can_edit, draft, stream_figures, summary
-from broker.portal.listing import FastJSON, Page, listing, page
+from broker.portal.listing import FastJSON, Page, listing, page, page_of
 from broker.portal.security import Principal, principal
 from broker.registry.backtest import check_on_sample
 
@@ -88,12 +88,12 @@ def _editable(request: Request, who: Principal, name: str) -> FilterSpec:
 
 
 @router.get("", summary="Every filter with its version, state, owner and pass rates")
-def list_filters(request: Request, who: Auth) -> Any:
+def list_filters(request: Request, who: Auth, paged: Annotated[Page, Depends(page)]) -> Any:
     portal = _portal(request)
     figures, stored = stream_figures(portal.settings), portal.store.filter_counts()
     total = portal.store.counts()["alerts"]
     items = [summary(portal.settings, s, figures, stored, total, who.user) for s in portal.specs()]
-    return {"items": items, "count": len(items)}
+    return page_of(request, paged, items)
 
 
 @router.get("/{name}", summary="A filter: specification, changelog, pass rates")

@@ -53,6 +53,12 @@ def page(
     return Page(limit, offset)
 
 
+def page_of(request: Request, paged: Page, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One page of a list held whole in memory (filters, users, score keys, nights)."""
+    chunk = rows[paged.offset : paged.offset + paged.limit]
+    return listing(request, paged, chunk, total=len(rows))
+
+
 def listing(
     request: Request,
     paged: Page,

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from broker.portal.accounts import AccountError, Accounts
-from broker.portal.db import open_database
+from broker.portal.db import Database, open_database
 
 PASSWORD = "a passphrase of some length"
 
 
-def test_passwords_are_hashed_and_checked() -> None:
-    db = open_database(":memory:")
+@pytest.fixture(params=["duckdb", "postgresql"])
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """An empty database on each backend."""
+    if request.param == "duckdb":
+        found = open_database(":memory:")
+    else:
+        url, password = request.getfixturevalue("postgres")
+        found = open_database(f"{url.rsplit('/', 1)[0]}/a{uuid.uuid4().hex[:8]}", password)
+    yield found
+    found.close()
+
+
+def test_passwords_are_hashed_and_checked(db: Database) -> None:
     acc = Accounts(db, session_ttl_s=60, token_ttl_days=1)
     user = acc.add_user("vera", PASSWORD, "scientist", ("faucon.filter.bright_transient",))
     assert (user.role, user.is_operator) == ("scientist", False)
@@ -36,8 +49,7 @@ def test_passwords_are_hashed_and_checked() -> None:
     assert acc.check_password("vera", "another long passphrase") is not None
 
 
-def test_tokens_and_sessions_are_kept_as_hashes_and_expire() -> None:
-    db = open_database(":memory:")
+def test_tokens_and_sessions_are_kept_as_hashes_and_expire(db: Database) -> None:
     acc = Accounts(db, session_ttl_s=0.5, token_ttl_days=1)
     acc.add_user("vera", PASSWORD, "scientist")
     token = acc.new_token("vera", "laptop")

@@ -220,7 +220,8 @@ def test_alerts_by_score_class_context_and_time(world: World, vera: httpx.Client
             for s in (r["scores"] or {}).values()
             if s["model"] == model and s["probability"] is not None
         }
-        return max(probs, key=probs.__getitem__) if probs else None
+        # on a tie, the label first in alphabetical order (as documented)
+        return max(sorted(probs), key=probs.__getitem__) if probs else None
 
     expected = {(r["survey"], r["alert_id"]) for r in recs if best(r, "sntype_ztf") == "periodic"}
     got = vera.get("/api/v1/alerts", params={"class": key, "limit": 500}).json()
@@ -248,6 +249,10 @@ def test_filters_with_versions_pass_rates_and_latest_alerts(
 ) -> None:
     listed = {f["name"]: f for f in vera.get("/api/v1/filters").json()["items"]}
     assert "bright_transient" in listed
+    first = vera.get("/api/v1/filters", params={"limit": 2}).json()
+    assert first["count"] == 2 and first["total"] == len(listed) and first["next"]
+    second = vera.get(first["next"]).json()
+    assert [f["name"] for f in first["items"] + second["items"]] == sorted(listed)[:4]
     bright = vera.get("/api/v1/filters/bright_transient").json()
     assert bright["version"] >= 1 and bright["changelog"][0]["change"].startswith("created")
     assert bright["owner"] and bright["state"] == "enabled" and bright["editable"] is False
