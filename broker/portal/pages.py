@@ -109,7 +109,8 @@ def home(request: Request, who: Auth) -> Response:
 def _home_context(request: Request, who: Principal) -> dict[str, Any]:
     portal = request.app.state.portal
     return {"who": who, "counts": portal.store.counts(), "score_keys": portal.store.score_keys(),
-            "max_radius": portal.settings.portal.max_cone_radius_deg}  # fmt: skip
+            "max_radius": portal.settings.portal.max_cone_radius_deg, "q": "", "ra": None,
+            "dec": None, "radius": None, "score": None, "min": None}  # fmt: skip
 
 
 @router.get("/search")
