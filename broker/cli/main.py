@@ -32,7 +32,6 @@ from broker.cli.filter import app as filter_app
 from broker.cli.kafka import app as kafka_app
 from broker.cli.models import app as models_app
 from broker.cli.portal import app as portal_app
-from broker.cli.portal import app as portal_app
 from broker.cli.spark import app as spark_app
 from broker.cli.support import setup_logging as _setup_logging
 from broker.cli.users import app as users_app
@@ -55,7 +54,6 @@ models_app.command("retrain")(retrain_command)
 app.add_typer(filter_app, name="filter", help="Register, test and manage science filters.")
 app.add_typer(anomaly_app, name="anomaly", help="Anomaly score: experts' labels, nightly training.")
 app.add_typer(users_app, name="users", help="Kafka users (SASL/SCRAM) and their ACLs.")
-app.add_typer(portal_app, name="portal", help="The science portal and REST API.")
 app.add_typer(portal_app, name="portal", help="The science portal and REST API.")
 app.command("bench")(bench_command)
 console = Console(soft_wrap=True)  # no hard line breaks in output scripts read
