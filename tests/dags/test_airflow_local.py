@@ -39,7 +39,7 @@ def test_start_status_stop(service_settings: Settings, tmp_path: Path) -> None:
             if len(ids) == 3:
                 break
             time.sleep(2)
-        assert ids == ["faucon_archive_night", "faucon_replay", "faucon_retrain"]
+        assert ids == ["faucon_anomaly", "faucon_archive_night", "faucon_replay", "faucon_retrain"]
         local.start()  # idempotent: running services are kept
         assert LocalAirflow(settings).status()["services"] == pids
     finally:
