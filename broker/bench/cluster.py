@@ -149,8 +149,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['alerts']:,} real alerts per run with {r['filters']} filters, each after a "
         f"warm-up. Load average at the start: {r.get('load_average_at_start')}. Every "
         "process (3 Kafka JVMs, Spark master, workers, executors, driver) shares these "
-        "cores, so the 2-worker figure shows the cost of the cluster's extra JVMs here, "
-        "not what a second machine adds.",
+        "cores: a second worker here adds an executor core but no machine, so the 1-worker "
+        "figure is the per-core rate to size from (docs/operations.md).",
         "",
         "| measure | alerts/s | ratio to decode floor |",
         "|---|---|---|",
