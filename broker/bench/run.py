@@ -124,12 +124,17 @@ def _as_dict(result: Any) -> dict[str, Any]:
     return dict(result.as_dict()) if hasattr(result, "as_dict") else dict(vars(result))
 
 
-def write_report(result: dict[str, Any], json_path: Path, md_path: Path) -> None:
-    """Write the JSON result and the Markdown table."""
+def write_report(
+    result: dict[str, Any],
+    json_path: Path,
+    md_path: Path,
+    render: Callable[[dict[str, Any]], str] | None = None,
+) -> None:
+    """Write the JSON result and its Markdown page (``render``, default :func:`markdown`)."""
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(result, indent=1))
     md_path.parent.mkdir(parents=True, exist_ok=True)
-    md_path.write_text(markdown(result))
+    md_path.write_text((render or markdown)(result))
 
 
 def markdown(r: dict[str, Any]) -> str:

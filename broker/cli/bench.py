@@ -9,7 +9,6 @@ True
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -54,9 +53,7 @@ def bench(
         res = run_cluster_bench(settings, quick=quick, log=log)
         out = output or settings.state_dir / "bench" / "cluster.json"
         md = markdown or Path("docs/benchmarks-cluster.md")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(res, indent=1))
-        md.write_text(cluster_markdown(res))
+        write_report(res, out, md, render=cluster_markdown)
         console.print(
             f"local {res['local']['alerts_per_s']:,.0f} alerts/s, 1 worker "
             f"{res['workers_1']['alerts_per_s']:,.0f}, 2 workers "
