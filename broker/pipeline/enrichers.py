@@ -46,20 +46,26 @@ class Enricher:
 _REPORTED: dict[str, str] = {}
 
 
-def _report_catalogs(settings: Settings, key: str, in_use: dict[str, Any]) -> None:
-    """Write which catalog versions this worker uses (read by ``faucon catalogs show``)."""
-    directory = settings.state_dir / "stream" / "catalogs_in_use"
+def _report(settings: Settings, subdir: str, key: str, fields: dict[str, Any]) -> None:
+    """Write this worker's ``fields`` to ``<state>/stream/<subdir>/<worker>.json`` when
+    ``key`` changed since its last report (read by ``faucon catalogs show``, ``status``)."""
+    directory = settings.state_dir / "stream" / subdir
     if _REPORTED.get(str(directory)) == key:
         return
     try:
         directory.mkdir(parents=True, exist_ok=True)
         worker = f"{socket.gethostname()}-{os.getpid()}"
         (directory / f"{worker}.json").write_text(
-            json.dumps({"worker": worker, "registry_key": key, "catalogs": in_use}, indent=1)
+            json.dumps({"worker": worker, **fields}, indent=1)
         )
         _REPORTED[str(directory)] = key
     except OSError as exc:  # reporting must never cost the batch
         log.warning("cannot write %s: %s", directory, exc)
+
+
+def _report_catalogs(settings: Settings, key: str, in_use: dict[str, Any]) -> None:
+    """Write which catalog versions this worker uses (read by ``faucon catalogs show``)."""
+    _report(settings, "catalogs_in_use", key, {"registry_key": key, "catalogs": in_use})
 
 
 def crossmatch(alerts: list[Alert], settings: Settings) -> None:
@@ -127,18 +133,7 @@ def anomaly_fallback(alerts: list[Alert], reason: str) -> None:
 def _report_providers(settings: Settings, providers: dict[str, str]) -> None:
     """Write which execution provider this worker's models run on (read by ``faucon status``)."""
     key = json.dumps(providers, sort_keys=True)
-    directory = settings.state_dir / "stream" / "inference"
-    if _REPORTED.get(str(directory)) == key:
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        worker = f"{socket.gethostname()}-{os.getpid()}"
-        (directory / f"{worker}.json").write_text(
-            json.dumps({"worker": worker, "providers": providers}, indent=1)
-        )
-        _REPORTED[str(directory)] = key
-    except OSError as exc:  # reporting must never cost the batch
-        log.warning("cannot write %s: %s", directory, exc)
+    _report(settings, "inference", key, {"providers": providers})
 
 
 ENRICHERS: tuple[Enricher, ...] = (
