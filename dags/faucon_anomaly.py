@@ -14,7 +14,6 @@ hand; its report is ``train-report.json`` beside the candidate.
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,14 +22,7 @@ from airflow.sdk import DAG, Param, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the DAG folder's helper module
-from faucon_common import DEFAULT_ARGS, NIGHT_PATTERN, REPO, python, resolve_night
-
-
-def anomaly_cli(*args: str) -> str:
-    """Shell command running ``python -m broker.cli.anomaly anomaly ARGS`` (arguments quoted)."""
-    words = [python(), "-m", "broker.cli.anomaly", "anomaly", *args]
-    return " ".join(shlex.quote(w) for w in words)
-
+from faucon_common import DEFAULT_ARGS, NIGHT_PATTERN, REPO, cli, resolve_night
 
 with DAG(
     dag_id="faucon_anomaly",
@@ -80,6 +72,6 @@ with DAG(
             args += ["--models-dir", str(p["models_dir"])]
         if not p.get("promote", True):
             args.append("--no-promote")
-        return anomaly_cli(*args)
+        return cli("anomaly", *args, module="broker.cli.anomaly")
 
     train.partial(night=night()).expand(survey=surveys())

@@ -42,9 +42,9 @@ def python() -> str:
     return os.environ.get("FAUCON_PYTHON") or (str(venv) if venv.is_file() else sys.executable)
 
 
-def cli(*args: str) -> str:
-    """Shell command running ``python -m broker.cli.archive ARGS`` (arguments quoted)."""
-    words = [python(), "-m", "broker.cli.archive", *args]
+def cli(*args: str, module: str = "broker.cli.archive") -> str:
+    """Shell command running ``python -m MODULE ARGS`` (arguments quoted)."""
+    words = [python(), "-m", module, *args]
     return " ".join(shlex.quote(w) for w in words)
 
 
