@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from classifiers.calibration import THRESHOLD_GRID
 from classifiers.dataset import first_detection, history
 from classifiers.features import DETECTION_SNR, MIN_POINTS, LightCurve, extract
 from classifiers.tasks import NEGATIVE_CLASSES, Task
@@ -52,7 +53,6 @@ MAX_EARLY_VARIABLE_FPR = 0.05
 MAX_EARLY_NON_IA_FPR = 0.25
 """Largest fraction of other supernovae (SN II, Ibc) flagged in their first days (validation):
 young SNe of other types look alike; the cap keeps the filter from passing most of them."""
-GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)
 
 
 def densest_window(lc: LightCurve, days: float) -> LightCurve:
@@ -125,6 +125,8 @@ def choose_early_threshold(
 ) -> tuple[float, dict[str, float]]:
     """Lowest grid threshold keeping every object-level cap, and the rates there.
 
+    The grid is the full-curve threshold's (:data:`classifiers.calibration.THRESHOLD_GRID`).
+
     Parameters
     ----------
     p
@@ -145,8 +147,8 @@ def choose_early_threshold(
     """
     kind = np.asarray(kind)
     groups = sorted(set(kind.tolist()) | {"Ia", "SN"})
-    best: tuple[float, dict[str, float]] = (float(GRID[-1]), {})
-    for t in GRID[::-1]:
+    best: tuple[float, dict[str, float]] = (float(THRESHOLD_GRID[-1]), {})
+    for t in THRESHOLD_GRID[::-1]:
         hit = flagged_objects(p, owner, kind.size, float(t))
         rates = {g: float(hit[kind == g].mean()) if (kind == g).any() else 0.0 for g in groups}
         worst_variable = max((v for g, v in rates.items() if g.startswith("variable")), default=0)
