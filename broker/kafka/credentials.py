@@ -100,6 +100,28 @@ def write_secret(path: Path, secret: str) -> None:
     path.chmod(0o600)
 
 
+def read_secret(value: SecretStr, file: str, setting: str, what: str) -> str:
+    """A password set directly, else the one line of its file ("" when neither is set).
+
+    Raises
+    ------
+    ConfigError
+        When the file (the setting named ``setting``) cannot be read; ``what``
+        names the password in the message (``SASL``, ``PostgreSQL``).
+    """
+    password = value.get_secret_value()
+    if not password and file:
+        path = Path(file).expanduser()
+        try:
+            password = path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {setting} {path}: {exc.strerror}; "
+                f"create it (mode 600) with the {what} password on one line"
+            ) from None
+    return password
+
+
 def sasl_credentials(settings: Settings) -> Credentials:
     """Return this process's SASL user and password.
 
@@ -111,17 +133,9 @@ def sasl_credentials(settings: Settings) -> Credentials:
     k = settings.kafka
     props = read_properties(Path(k.credentials_file)) if k.credentials_file else {}
     username = k.sasl_username or props.get("sasl.username", "")
-    password = k.sasl_password.get_secret_value()
-    if not password and k.sasl_password_file:
-        path = Path(k.sasl_password_file).expanduser()
-        try:
-            password = path.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read kafka.sasl_password_file {path}: {exc.strerror}; "
-                "create it (mode 600) with the SASL password on one line"
-            ) from None
-    password = password or props.get("sasl.password", "")
+    password = read_secret(
+        k.sasl_password, k.sasl_password_file, "kafka.sasl_password_file", "SASL"
+    ) or props.get("sasl.password", "")
     if not username or not password:
         raise ConfigError(
             "kafka.security_protocol is SASL_PLAINTEXT but no "

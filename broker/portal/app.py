@@ -27,8 +27,8 @@ from fastapi.templating import Jinja2Templates
 
 from broker import __version__
 from broker.core.config import Settings
-from broker.core.errors import ConfigError
 from broker.filters.base import FilterSpec
+from broker.kafka.credentials import read_secret
 from broker.portal.accounts import Accounts
 from broker.portal.archive import Archive
 from broker.portal.db import open_database
@@ -43,16 +43,9 @@ def store_target(settings: Settings) -> tuple[str, str]:
     p = settings.portal
     if not p.store_url:
         return str(settings.state_dir / "portal" / f"{settings.kafka.topic_prefix}.duckdb"), ""
-    password = p.store_password.get_secret_value()
-    if not password and p.store_password_file:
-        path = Path(p.store_password_file).expanduser()
-        try:
-            password = path.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read portal.store_password_file {path}: {exc.strerror}; create it "
-                "(mode 600) with the PostgreSQL password on one line"
-            ) from None
+    password = read_secret(
+        p.store_password, p.store_password_file, "portal.store_password_file", "PostgreSQL"
+    )
     return p.store_url, password
 
 
