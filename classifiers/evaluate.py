@@ -80,10 +80,9 @@ def evaluate(
     fm = features.extract(lcs, model.bands)
     proba = model.proba(fm.X)  # calibrated (manifest tables)
     if positive:
-        threshold = manifest.get("threshold", manifest.get("operating_threshold"))
-        if threshold is None:
+        if model.threshold is None:
             raise ConfigError(f"model {name} version {version}: binary model without a threshold")
-        metrics = binary_metrics(y, proba[:, 1], float(threshold))
+        metrics = binary_metrics(y, proba[:, 1], model.threshold)
     else:
         metrics = multiclass_metrics(y, proba, classes)
     return {

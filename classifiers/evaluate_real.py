@@ -42,7 +42,7 @@ from sklearn.metrics import roc_auc_score
 
 from classifiers.cadence import HISTORY_DAYS
 from classifiers.dataset import early_cut
-from classifiers.early import densest_window, filter_views, flagged_objects
+from classifiers.early import densest_window, filter_views
 from classifiers.evaluate import resolve_version
 from classifiers.features import LightCurve
 from classifiers.inference import LoadedModel, load_model, score_curves
@@ -62,14 +62,16 @@ def _in_bands(lc: LightCurve, bands: tuple[str, ...]) -> LightCurve:
     return lc[0][keep], lc[1][keep], lc[2][keep], lc[3][keep]
 
 
-def _p_ia(model: LoadedModel, lcs: list[LightCurve]) -> tuple[np.ndarray, np.ndarray]:
-    """P(Ia) (NaN if unscorable) and whether it is flagged (threshold, else argmax == Ia)."""
+def _p_ia(
+    model: LoadedModel, lcs: list[LightCurve], threshold: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(Ia) (NaN if unscorable) and whether it is flagged (``threshold``, else argmax == Ia)."""
     proba, _n = score_curves(model, lcs) if lcs else (np.zeros((0, len(model.classes))), None)
     k = model.classes.index(POSITIVE)
     p = proba[:, k] if len(proba) else np.zeros(0)
     ok = np.isfinite(p)
-    if model.threshold is not None:
-        flagged = ok & (np.nan_to_num(p, nan=-1.0) >= model.threshold)
+    if threshold is not None:
+        flagged = ok & (np.nan_to_num(p, nan=-1.0) >= threshold)
     else:
         flagged = ok & (np.argmax(np.nan_to_num(proba, nan=-1.0), axis=1) == k)
     return p, flagged
@@ -94,9 +96,7 @@ def _filter_rate(
     if not lcs:
         return float("nan")
     views, owner = filter_views(lcs, [positive] * len(lcs), days, history_days)
-    p, flagged = _p_ia(model, views)
-    if model.early_threshold is not None:
-        return float(flagged_objects(p, owner, len(lcs), model.early_threshold).mean())
+    _p, flagged = _p_ia(model, views, model.early_threshold)
     hit = np.zeros(len(lcs), dtype=bool)
     hit[owner[flagged]] = True
     return float(hit.mean())
@@ -161,7 +161,9 @@ def evaluate_curves(
             "d20": [early_cut(lc, EARLY_CUT_DAYS) for lc in kept],
             "window20": [densest_window(lc, WINDOW_DAYS) for lc in kept],
         }
-    scores = {c: {v: _p_ia(lm, lcs) for v, lcs in vs.items()} for c, vs in views.items()}
+    scores = {
+        c: {v: _p_ia(lm, lcs, lm.threshold) for v, lcs in vs.items()} for c, vs in views.items()
+    }
     hist = min(HISTORY_DAYS.get(s, 30.0) for s in lm.surveys) if lm.surveys else 30.0
     negatives = [c for c in views if c != POSITIVE]
     out: dict[str, Any] = {
@@ -208,7 +210,7 @@ def evaluate_curves(
         "flagged_fraction": {
             c: _r(_filter_rate(lm, views[c]["full"], c == POSITIVE, early_days)) for c in views
         },
-        "threshold": lm.early_threshold if lm.early_threshold is not None else lm.threshold,
+        "threshold": lm.early_threshold,
         "rule": "any positive S/N>=5 detection of the first early_days days (Ia) or of the "
         "densest early_days window (negatives) scored at or above the early threshold "
         "(manifest early_threshold, else threshold; multi-class: argmax)",

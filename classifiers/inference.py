@@ -131,8 +131,6 @@ def load_model(name: str, version: str, models_dir: str | Path | None = None) ->
             f"v{features.FEATURE_SET_VERSION}; retrain it"
         )
     min_points = manifest.get("min_points", {})
-    threshold = manifest.get("threshold", manifest.get("operating_threshold"))
-    early = manifest.get("early_threshold", threshold)  # the early filter's (classifiers.early)
     if float(min_points.get("snr", features.SIGNIFICANT_SNR)) != features.SIGNIFICANT_SNR:
         raise ConfigError(f"model {name} version {version}: min_points.snr differs from the code")
     path = registry.model_dir(name, version, models_dir) / manifest["model_file"]
@@ -147,9 +145,9 @@ def load_model(name: str, version: str, models_dir: str | Path | None = None) ->
         min_points=int(min_points.get("count", features.MIN_POINTS)),
         session=make_session(path),
         positive=manifest.get("positive_class"),
-        threshold=float(threshold) if threshold is not None else None,
+        threshold=registry.manifest_threshold(manifest),
         calibration=manifest.get("calibration"),
-        early_threshold=float(early) if early is not None else None,
+        early_threshold=registry.manifest_threshold(manifest, early=True),
     )
 
 

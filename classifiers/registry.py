@@ -26,6 +26,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -245,12 +246,28 @@ def operating_threshold(
     version = promoted_version(name, models_dir)
     if version is None:
         raise ConfigError(f"model {name} has no promoted version in {models_root(models_dir)}")
-    manifest = load_manifest(name, version, models_dir)
-    value = manifest.get("threshold", manifest.get("operating_threshold"))
-    if early and manifest.get("early_threshold") is not None:
-        value = manifest["early_threshold"]
+    value = manifest_threshold(load_manifest(name, version, models_dir), early=early)
     if value is None:
         raise ConfigError(
             f"model {name} version {version} has no operating threshold (multi-class, argmax)"
         )
-    return float(value)
+    return value
+
+
+def manifest_threshold(manifest: Mapping[str, Any], *, early: bool = False) -> float | None:
+    """A manifest's operating threshold (see :func:`operating_threshold`); None: argmax model.
+
+    Examples
+    --------
+    >>> m = {"threshold": 0.5, "early_threshold": None}
+    >>> manifest_threshold(m), manifest_threshold(m, early=True)
+    (0.5, 0.5)
+    >>> manifest_threshold({"operating_threshold": 0.4, "early_threshold": 0.3}, early=True)
+    0.3
+    >>> manifest_threshold({"threshold": None}, early=True) is None
+    True
+    """
+    value = manifest.get("threshold", manifest.get("operating_threshold"))
+    if early and manifest.get("early_threshold") is not None:
+        value = manifest["early_threshold"]
+    return None if value is None else float(value)
