@@ -15,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
@@ -23,9 +22,14 @@ from broker.archive.paths import archive_root, check_night
 from broker.core.config import Settings
 from broker.core.errors import ConfigError
 from broker.portal.records import SUMMARY_COLUMNS
-from broker.portal.sky import ra_half_width, ra_intervals, unit_vector
+from broker.portal.sky import cone_where
 
-_RADEC = "cos(radians(dec)) * cos(radians(ra))", "cos(radians(dec)) * sin(radians(ra))"
+# the unit vector of a row, computed in SQL (the Parquet files have no cx, cy, cz)
+_VECTOR = (
+    "cos(radians(dec)) * cos(radians(ra))",
+    "cos(radians(dec)) * sin(radians(ra))",
+    "sin(radians(dec))",
+)
 
 
 class Archive:
@@ -84,7 +88,7 @@ class Archive:
         if object_id is not None:
             where, params = where + " AND object_id = ?", [*params, object_id]
         if cone is not None:
-            sql, extra = _cone_sql(*cone)
+            sql, extra = cone_where(*cone, None, _VECTOR)
             where, params = f"{where} AND {sql}", [*params, *extra]
         columns = ", ".join(c for c in SUMMARY_COLUMNS if c not in ("has_cutouts", "ingest_ms"))
         src = self._source(files)
@@ -110,17 +114,3 @@ class Archive:
         dataset = ds.dataset(files, format="parquet")
         columns = [n for n in filter_view_schema().names if n in dataset.schema.names]
         return list(dataset.head(limit, columns=columns).to_pylist())
-
-
-def _cone_sql(ra: float, dec: float, radius: float) -> tuple[str, list[Any]]:
-    """Exact cone condition over ``ra``/``dec`` columns (unit vectors computed in SQL)."""
-    ranges = ra_intervals(ra % 360.0, ra_half_width(dec, radius))
-    ra_sql = " OR ".join("ra BETWEEN ? AND ?" for _ in ranges)
-    x, y, z = unit_vector(ra, dec)
-    params: list[Any] = [max(-90.0, dec - radius - 1e-9), min(90.0, dec + radius + 1e-9)]
-    for a, b in ranges:
-        params += [a, b]
-    params += [x, y, z, math.cos(math.radians(radius)) - 1e-15]
-    sql = (f"dec BETWEEN ? AND ? AND ({ra_sql}) AND "
-           f"{_RADEC[0]} * ? + {_RADEC[1]} * ? + sin(radians(dec)) * ? >= ?")  # fmt: skip
-    return sql, params

@@ -74,7 +74,11 @@ def ra_intervals(ra_deg: float, half_width: float | None) -> list[tuple[float, f
 
 
 def cone_where(
-    ra_deg: float, dec_deg: float, radius_deg: float, height_deg: float
+    ra_deg: float,
+    dec_deg: float,
+    radius_deg: float,
+    height_deg: float | None,
+    vector: tuple[str, str, str] = ("cx", "cy", "cz"),
 ) -> tuple[str, list[float | int]]:
     """SQL condition (``?`` placeholders) selecting exactly the rows inside a cone.
 
@@ -85,23 +89,30 @@ def cone_where(
     radius_deg
         Radius, degrees (0 < radius <= 180).
     height_deg
-        Zone height of the store's index, degrees.
+        Zone height of the store's index, degrees; None where there is no
+        ``zone`` column (the archive's files): the ``dec`` range is bounded instead.
+    vector
+        SQL of each row's unit vector: the store's columns, or expressions of
+        ``ra`` and ``dec``.
 
     Returns
     -------
     sql, params
-        Condition over the columns ``zone``, ``ra``, ``cx``, ``cy``, ``cz``.
+        Condition over the columns ``zone`` (or ``dec``), ``ra`` and ``vector``.
     """
     low = max(-90.0, dec_deg - radius_deg - _SLACK_DEG)
     high = min(90.0, dec_deg + radius_deg + _SLACK_DEG)
-    zones = (zone_of(low, height_deg), zone_of(high, height_deg))
+    params: list[float | int] = [low, high]
+    band = "dec"
+    if height_deg is not None:
+        band, params = "zone", [zone_of(low, height_deg), zone_of(high, height_deg)]
     ranges = ra_intervals(ra_deg % 360.0, ra_half_width(dec_deg, radius_deg))
     ra_sql = " OR ".join("ra BETWEEN ? AND ?" for _ in ranges)
     x, y, z = unit_vector(ra_deg, dec_deg)
     # exact test; cos(radius) less a rounding slack so a point on the circle is kept
     cos_r = math.cos(math.radians(radius_deg)) - 1e-15
-    sql = f"zone BETWEEN ? AND ? AND ({ra_sql}) AND cx * ? + cy * ? + cz * ? >= ?"
-    params: list[float | int] = [zones[0], zones[1]]
+    cx, cy, cz = vector
+    sql = f"{band} BETWEEN ? AND ? AND ({ra_sql}) AND {cx} * ? + {cy} * ? + {cz} * ? >= ?"
     for a, b in ranges:
         params += [a, b]
     params += [x, y, z, cos_r]
