@@ -155,11 +155,11 @@ def resample_sn(
         mix = rest_frame_sources(TARGET_WAVELENGTH[survey][band], z_new, z_sim, usable)
         if not mix or any(w > 0.25 and src in noisy for src, w in mix):
             continue  # no SNPCC band saw that light clearly enough
-        value = np.zeros(int(sel.sum()))
-        inside = np.ones(int(sel.sum()), dtype=bool)
+        q = obs_t[sel]
+        value = np.zeros(q.size)
+        inside = np.ones(q.size, dtype=bool)
         for src_band, weight in mix:
             src = b == src_band
-            q = obs_t[sel]
             inside &= (q >= t_new[src].min()) & (q <= t_new[src].max())
             value += weight * _smooth(t_new[src], f[src], e[src], q)
         idx = np.flatnonzero(sel)[inside]
