@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,12 +27,47 @@ from typing import Any
 
 from broker.core.config import REPO_ROOT, Settings
 from broker.kafka.consume import decode_output, read_topic
+from broker.kafka.replay import Message, publish
 from broker.kafka.topics import topic_counts
 from broker.ops.stats import stats_path
 from tests.streams.oracle import Expected
 
 FAUCON = str(Path(sys.executable).parent / "faucon")
 FILTERS = ("bright_transient", "new_object", "known_solar_system")
+
+
+class Timeline:
+    """Notes stamped with the seconds since the test began; printed when it ends."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.t0 = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        self.lines.append(f"{time.monotonic() - self.t0:6.1f} s  {text}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+class BackgroundReplay:
+    """``publish`` in a thread (the rest of a night, while faults happen); failures are kept."""
+
+    def __init__(
+        self, settings: Settings, topic: str, messages: list[Message], rate: float, loops: int
+    ) -> None:
+        self.failures: list[BaseException] = []
+        self.thread = threading.Thread(
+            target=self._run, args=(settings, topic, messages, rate, loops), daemon=True
+        )
+
+    def _run(
+        self, settings: Settings, topic: str, messages: list[Message], rate: float, loops: int
+    ) -> None:
+        try:
+            publish(settings, topic, messages, rate=rate, loop=loops, progress=False)
+        except BaseException as exc:  # re-raised by the test
+            self.failures.append(exc)
 
 
 def stream_env(settings: Settings, max_offsets: int, **extra: str) -> dict[str, str]:

@@ -24,7 +24,6 @@ micro-batches, counters reconciled.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -37,7 +36,16 @@ from broker.kafka.topics import ensure_topics, list_topics, topic_counts
 from broker.spark.cluster import LocalSparkCluster
 from tests.conftest import DEMO_ALERTS, _free_ports
 from tests.streams.oracle import expected_for
-from tests.streams.supervise import Supervisor, beyond, check_outputs, stats, stream_env, wait_until
+from tests.streams.supervise import (
+    BackgroundReplay,
+    Supervisor,
+    Timeline,
+    beyond,
+    check_outputs,
+    stats,
+    stream_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 MAX_OFFSETS = 1_000  # per micro-batch; duplicates are bounded by replayed batches
@@ -82,21 +90,8 @@ def test_a_broker_and_a_worker_killed_under_the_stream_lose_nothing(
     spark = LocalSparkCluster(s)
     raw = f"raw.{s.kafka.topic_prefix}.night"
     night = load_messages([str(DEMO_ALERTS / d) for d in ("ztf", "lsst", "other")])
-    timeline: list[str] = []
-    t0 = time.monotonic()
-
-    def note(text: str) -> None:
-        timeline.append(f"{time.monotonic() - t0:6.1f} s  {text}")
-
-    failures: list[BaseException] = []
-
-    def publish_rest() -> None:
-        try:
-            publish(s, raw, night, rate=RATE, loop=LOOPS - 1, progress=False)
-        except BaseException as exc:  # re-raised by the test
-            failures.append(exc)
-
-    publisher = threading.Thread(target=publish_rest, daemon=True)
+    note = Timeline()
+    rest: BackgroundReplay | None = None
     sup: Supervisor | None = None
     try:
         kafka.start()
@@ -107,6 +102,7 @@ def test_a_broker_and_a_worker_killed_under_the_stream_lose_nothing(
         ensure_topics(s, [raw])
         assert all(len(p.replicas) == 3 for p in kafka.partitions([raw]))
         publish(s, raw, night, progress=False)
+        rest = BackgroundReplay(s, raw, night, RATE, LOOPS - 1)
         env = stream_env(
             s,
             MAX_OFFSETS,
@@ -118,7 +114,7 @@ def test_a_broker_and_a_worker_killed_under_the_stream_lose_nothing(
         oracle = {m.value: expected_for(m.value) for m in night}  # while Spark starts
         wait_until("the first micro-batch", beyond(s, 0), sup, 420)
         note(f"first micro-batch done ({stats(s)['in']} in); the rest published at {RATE}/s")
-        publisher.start()
+        rest.thread.start()
 
         # 1. A broker crashes in the middle of a micro-batch.
         wait_until("a micro-batch", beyond(s, stats(s)["in"]), sup, 300)
@@ -150,9 +146,9 @@ def test_a_broker_and_a_worker_killed_under_the_stream_lose_nothing(
             60,
         )
 
-        publisher.join(300)
-        assert not publisher.is_alive(), "the rate-limited replay did not finish"
-        assert not failures, f"replay failed while a broker was down: {failures}"
+        rest.thread.join(300)
+        assert not rest.thread.is_alive(), "the rate-limited replay did not finish"
+        assert not rest.failures, f"replay failed while a broker was down: {rest.failures}"
         sent = topic_counts(s, [raw])[raw]
         assert sent == LOOPS * len(night) >= 10_000, "the cluster kept every acknowledged message"
         took = wait_until("everything processed", beyond(s, sent - 1), sup, 600)
@@ -175,11 +171,11 @@ def test_a_broker_and_a_worker_killed_under_the_stream_lose_nothing(
         note("outputs checked")
         assert sup.exits == [], f"the stream exited instead of riding it out:\n{sup.log_tail()}"
     finally:
-        if publisher.is_alive():
-            publisher.join(60)
+        if rest is not None and rest.thread.is_alive():
+            rest.thread.join(60)
         if sup is not None:
             sup.stop()
         spark.stop()
         kafka.stop()
-        print("\n" + "\n".join(timeline))
+        print(f"\n{note}")
     assert not _processes_under(spark.home), "a Spark process outlived the cluster"

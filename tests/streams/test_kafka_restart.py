@@ -25,7 +25,6 @@ asserts that, and the content:
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -38,7 +37,9 @@ from broker.kafka.topics import topic_counts
 from tests.conftest import DEMO_ALERTS, _free_port_pair
 from tests.streams.oracle import expected_for
 from tests.streams.supervise import (
+    BackgroundReplay,
     Supervisor,
+    Timeline,
     after,
     beyond,
     check_outputs,
@@ -68,23 +69,10 @@ def test_broker_restarts_under_the_stream_lose_nothing(
     raw = f"raw.{s.kafka.topic_prefix}.night"
     night = load_messages([str(DEMO_ALERTS / d) for d in ("ztf", "lsst", "other")])
     broker = LocalKafka(s)
-    timeline: list[str] = []
-    t0 = time.monotonic()
-
-    def note(text: str) -> None:
-        timeline.append(f"{time.monotonic() - t0:6.1f} s  {text}")
-
+    note = Timeline()
     env = stream_env(s, MAX_OFFSETS)
     sup = Supervisor(s, tmp_path, note, env)
-    failures: list[BaseException] = []
-
-    def publish_rest() -> None:
-        try:
-            publish(s, raw, night, rate=RATE, loop=LOOPS - 1, progress=False)
-        except BaseException as exc:  # re-raised by the test
-            failures.append(exc)
-
-    publisher = threading.Thread(target=publish_rest, daemon=True)
+    rest = BackgroundReplay(s, raw, night, RATE, LOOPS - 1)
     recovery: dict[str, float] = {}
     broker.start()
     try:
@@ -94,7 +82,7 @@ def test_broker_restarts_under_the_stream_lose_nothing(
         oracle = {m.value: expected_for(m.value) for m in night}  # while Spark starts
         wait_until("the first micro-batch", beyond(s, 0), sup, 300)
         note(f"first micro-batch done ({stats(s)['in']} in); the rest published at {RATE}/s")
-        publisher.start()  # the rest of the night arrives while the broker goes down, twice
+        rest.thread.start()  # the rest of the night arrives while the broker goes down, twice
         for kind, down_s in OUTAGES.items():
             # Stop Kafka in the middle of a micro-batch: the stream is behind, so the next
             # batch starts as one ends; wait half a batch's time into it.
@@ -118,9 +106,9 @@ def test_broker_restarts_under_the_stream_lose_nothing(
                 f"stream resumed {recovery[kind]:.1f} s later ({now['in']} in; batch "
                 f"{now['last_batch']['id']} took {now['last_batch']['duration_s']:.1f} s)"
             )
-        publisher.join(300)
-        assert not publisher.is_alive(), "the rate-limited replay did not finish"
-        assert not failures, f"replay failed across the broker restarts: {failures}"
+        rest.thread.join(300)
+        assert not rest.thread.is_alive(), "the rate-limited replay did not finish"
+        assert not rest.failures, f"replay failed across the broker restarts: {rest.failures}"
         sent = topic_counts(s, [raw])[raw]
         assert sent == LOOPS * len(night), "the broker kept every acknowledged raw message"
         wait_until("everything processed", beyond(s, sent - 1), sup, 300)
@@ -131,8 +119,8 @@ def test_broker_restarts_under_the_stream_lose_nothing(
         assert sup.exits == [], f"the stream exited on a broker restart:\n{sup.log_tail()}"
         assert all(t < 120 for t in recovery.values()), recovery
     finally:
-        if publisher.is_alive():
-            publisher.join(60)
+        if rest.thread.is_alive():
+            rest.thread.join(60)
         sup.stop()
         broker.stop()
-        print("\n" + "\n".join(timeline))
+        print(f"\n{note}")

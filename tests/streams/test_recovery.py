@@ -6,9 +6,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,27 +15,15 @@ from broker.core.config import REPO_ROOT, Settings
 from broker.kafka.consume import decode_output, read_topic
 from broker.kafka.topics import topic_counts
 from tests.conftest import DEMO_ALERTS
+from tests.streams.supervise import FAUCON, stream_env
 
 pytestmark = pytest.mark.integration
-FAUCON = str(Path(sys.executable).parent / "faucon")
+MAX_OFFSETS = 1500  # per micro-batch
 
 
 def _env(settings: Settings) -> dict[str, str]:
     """The environment a deployment would set for these settings."""
-    k = settings.kafka
-    env = {key: v for key, v in os.environ.items() if not key.startswith("FAUCON_")}
-    env.update(
-        {
-            "FAUCON_STATE_DIR": str(settings.state_dir),
-            "FAUCON_KAFKA__BOOTSTRAP": k.bootstrap,
-            "FAUCON_KAFKA__TOPIC_PREFIX": k.topic_prefix,
-            "FAUCON_KAFKA__SUBSCRIBE_PATTERN": k.subscribe_pattern,
-            "FAUCON_METRICS_PORT": "0",
-            "FAUCON_SPARK__TRIGGER_SECONDS": "0.5",
-            "FAUCON_SPARK__MAX_OFFSETS_PER_TRIGGER": "1500",
-        }
-    )
-    return env
+    return stream_env(settings, MAX_OFFSETS)
 
 
 def _faucon(settings: Settings, *args: str, timeout: float = 600) -> str:
