@@ -246,8 +246,7 @@ def evaluate(
 
         run(lambda: record_metrics(model, report["version"], "real_validation", report, models_dir))
         _err.print(f"{model} {report['version']}: metrics.real_validation updated")
-    skipped = report.get("skipped") if curves is not None else None
-    for item in skipped["curves"][:10] if isinstance(skipped, dict) else []:
+    for item in report["skipped"]["curves"][:10] if curves is not None else []:
         _err.print(f"skipped {item['curve']}: {item['reason']}", markup=False, highlight=False)
     if output is not None:
         import json
