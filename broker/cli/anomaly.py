@@ -47,11 +47,8 @@ def label(
     from broker.registry.labels import LabelStore
 
     def write() -> None:
-        store = LabelStore(load_settings())
-        try:
+        with LabelStore(load_settings()) as store:
             done = store.label(object_id, as_, note=note, by=by)
-        finally:
-            store.close()
         changed = f" (was {done.history[-1]['label']})" if done.history else ""
         console.print(f"{done.object_id} labelled {done.label}{changed} by {done.by} at {done.at}")
 
@@ -64,11 +61,8 @@ def labels(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
     from broker.registry.labels import LabelStore
 
     def read() -> None:
-        store = LabelStore(load_settings())
-        try:
+        with LabelStore(load_settings()) as store:
             current = sorted(store.current().values(), key=lambda x: x.at)
-        finally:
-            store.close()
         if as_json:
             print_json([x.model_dump() for x in current])
             return
@@ -119,11 +113,8 @@ def train(
             from broker.archive.anomaly import train_nightly
             from broker.registry.labels import LabelStore
 
-            store = LabelStore(settings)
-            try:
+            with LabelStore(settings) as store:
                 current = {k: v.label for k, v in store.current().items()}
-            finally:
-                store.close()
             return train_nightly(settings, survey, night, current, promote=promote)
         from broker.archive.anomaly_files import train_from_files
 

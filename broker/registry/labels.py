@@ -116,3 +116,9 @@ class LabelStore:
     def close(self) -> None:
         """Close the Kafka clients."""
         self._log.close()
+
+    def __enter__(self) -> LabelStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

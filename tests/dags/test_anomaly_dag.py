@@ -155,14 +155,11 @@ def test_nightly_dag_trains_with_labels_gates_promotes_and_the_stream_uses_it(
     )
     interesting = list(dict.fromkeys(r["object_id"] for r in scored))[:3]  # most ordinary
     boring = list(dict.fromkeys(r["object_id"] for r in reversed(scored)))[:3]  # most unusual
-    store = LabelStore(settings)
-    try:
+    with LabelStore(settings) as store:
         for obj in interesting:
             store.label(obj, "interesting", note="test: ordinary-looking but interesting")
         for obj in boring:
             store.label(obj, "boring", note="test: unusual-looking but boring", by="tester")
-    finally:
-        store.close()
 
     before = registry.promoted_version("anomaly_ztf", models)
     conf = {

@@ -40,11 +40,8 @@ def test_label_and_list(kafka: Any, filter_env: Settings) -> None:
         ("ZTF19abcdefg", "boring", "eve")
     ]
     assert rows[0]["history"][0]["note"] == "odd colour"
-    store = LabelStore(filter_env)  # what the nightly training reads
-    try:
+    with LabelStore(filter_env) as store:  # what the nightly training reads
         assert store.current()["ZTF19abcdefg"].label == "boring"
-    finally:
-        store.close()
 
 
 def test_show_and_refusals(tmp_path: Path) -> None:

@@ -19,8 +19,7 @@ pytestmark = pytest.mark.integration
 
 def test_labels_persist_with_who_when_and_history(kafka: Any, unique_settings: Settings) -> None:
     before = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    store = LabelStore(unique_settings)
-    try:
+    with LabelStore(unique_settings) as store:
         store.label("ZTF18aaaaaaa", "boring", note="RR Lyrae", by="ana")
         store.label("ZTF21abcdefg", "interesting", note="fast and blue")
         store.label("ZTF18aaaaaaa", "interesting", note="not an RR Lyrae after all", by="bo")
@@ -28,14 +27,9 @@ def test_labels_persist_with_who_when_and_history(kafka: Any, unique_settings: S
             store.label("ZTF18aaaaaaa", "weird")
         with pytest.raises(ConfigError, match="object id"):
             store.label("  ", "boring")
-    finally:
-        store.close()
 
-    again = LabelStore(unique_settings)  # a fresh reader: what another machine sees
-    try:
+    with LabelStore(unique_settings) as again:  # a fresh reader: what another machine sees
         current = again.current()
-    finally:
-        again.close()
     assert sorted(current) == ["ZTF18aaaaaaa", "ZTF21abcdefg"]
     relabelled = current["ZTF18aaaaaaa"]
     assert (relabelled.label, relabelled.by, relabelled.note) == (
