@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,17 +23,15 @@ import pytest
 
 from broker.archive.anomaly import feature_matrix
 from broker.archive.night import archive_night
-from broker.core.config import REPO_ROOT, Settings
-from broker.core.errors import InfrastructureError
+from broker.core.config import Settings
 from broker.kafka.replay import load_messages, publish
-from broker.kafka.topics import topic_counts
 from broker.registry.labels import LabelStore
 from classifiers import anomaly_onnx, registry
 from classifiers.anomaly_score import load_anomaly
-from streams.ingest import run
 from tests.broker.archive.helpers import avro_record, night_oracle, parquet_rows, read_all
 from tests.conftest import DEMO_ALERTS
 from tests.dags.conftest import Airflow
+from tests.dags.stream import running_stream, wait_enriched
 
 pytestmark = pytest.mark.integration
 NIGHT = "2023-10-17"
@@ -45,6 +40,7 @@ NIGHT_FILES = [
     DEMO_ALERTS / "ztf" / "fink-datasim-4.02-0e972a9e.avro",
 ]
 LATER = [DEMO_ALERTS / "ztf" / "kowalski-3.3-d11e13b2.avro"]
+ENRICH_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -57,19 +53,6 @@ class Live:
     published: int
 
 
-def _wait_enriched(settings: Settings, n: int, timeout: float = 300.0) -> None:
-    topic = settings.kafka.enriched_topic
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if topic_counts(settings, [topic]).get(topic, 0) >= n:
-                return
-        except InfrastructureError:  # topic just created: no leader yet
-            pass
-        time.sleep(1.0)
-    raise AssertionError(f"{topic} did not reach {n} messages in {timeout:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def live(
     kafka: Any,
@@ -80,37 +63,11 @@ def live(
 ) -> Iterator[Live]:
     tag = "a" + uuid.uuid4().hex[:8]
     state = tmp_path_factory.mktemp("anomaly-state")
-    models = state / "models"
-    shutil.copytree(REPO_ROOT / "classifiers" / "models", models)
-    settings = service_settings.model_copy(
-        update={
-            "state_dir": state,
-            "models_dir": models,
-            "metrics_port": 0,
-            "kafka": service_settings.kafka.model_copy(
-                update={"topic_prefix": tag, "subscribe_pattern": rf"raw\.{tag}\..+"}
-            ),
-        }
-    )
-    stop = threading.Event()
-    failed: list[BaseException] = []
-
-    def stream() -> None:
-        try:
-            run(settings, spark=spark, stop_event=stop)
-        except BaseException as exc:  # reported by the tests
-            failed.append(exc)
-
-    thread = threading.Thread(target=stream, name="faucon-stream", daemon=True)
-    thread.start()
-    messages = load_messages([str(p) for p in NIGHT_FILES])
-    publish(settings, f"raw.{tag}.ztf", messages, progress=False)
-    _wait_enriched(settings, len(messages))
-    assert not failed, failed
-    yield Live(settings, airflow, models, len(messages))
-    stop.set()
-    thread.join(120)
-    assert not failed, failed
+    with running_stream(
+        service_settings, spark, state, tag, NIGHT_FILES, ENRICH_TIMEOUT_S
+    ) as stream:
+        settings = stream.settings
+        yield Live(settings, airflow, settings.models_dir, stream.published)
 
 
 def _records(settings: Settings, topic: str) -> list[dict[str, Any]]:
@@ -200,7 +157,7 @@ def test_nightly_dag_trains_with_labels_gates_promotes_and_the_stream_uses_it(
     # The stream never stopped: later alerts are scored by the new version.
     later = load_messages([str(p) for p in LATER])
     publish(settings, f"raw.{settings.kafka.topic_prefix}.later", later, progress=False)
-    _wait_enriched(settings, live.published + len(later))
+    wait_enriched(settings, live.published + len(later), ENRICH_TIMEOUT_S)
     digest = hashlib.sha256((models / "anomaly_ztf" / str(new) / "model.onnx").read_bytes())
     after = [
         r

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,12 +20,9 @@ from typing import Any
 
 import pytest
 
-from broker.core.config import REPO_ROOT, Settings
-from broker.core.errors import InfrastructureError
+from broker.core.config import Settings
 from broker.kafka.consume import Consumed
 from broker.kafka.replay import load_messages, publish
-from broker.kafka.topics import topic_counts
-from streams.ingest import run
 from tests.broker.archive.helpers import (
     avro_record,
     expected_followup,
@@ -39,6 +33,7 @@ from tests.broker.archive.helpers import (
 )
 from tests.conftest import DEMO_ALERTS, SHARED_DATA
 from tests.dags.conftest import Airflow
+from tests.dags.stream import running_stream, wait_enriched
 
 pytestmark = pytest.mark.integration
 NIGHT = "2023-10-17"
@@ -47,6 +42,7 @@ BATCH_A = [
     DEMO_ALERTS / "ztf" / "kowalski-4.01-85a86d2d.avro",
 ]
 BATCH_B = [DEMO_ALERTS / "ztf" / "kowalski-3.3-d11e13b2.avro"]
+ENRICH_TIMEOUT_S = 240.0
 
 
 @dataclass
@@ -62,19 +58,6 @@ class Live:
         return self.settings.state_dir / "archive"
 
 
-def _wait_enriched(settings: Settings, n: int, timeout: float = 240.0) -> None:
-    topic = settings.kafka.enriched_topic
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if topic_counts(settings, [topic]).get(topic, 0) >= n:
-                return
-        except InfrastructureError:  # the stream created the topic a moment ago: no leader yet
-            pass
-        time.sleep(1.0)
-    raise AssertionError(f"{topic} did not reach {n} messages in {timeout:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def live(
     kafka: Any,
@@ -85,38 +68,10 @@ def live(
 ) -> Iterator[Live]:
     tag = "d" + uuid.uuid4().hex[:8]
     state = tmp_path_factory.mktemp("dag-state")
-    models = state / "models"
-    shutil.copytree(REPO_ROOT / "classifiers" / "models", models)
-    settings = service_settings.model_copy(
-        update={
-            "state_dir": state,
-            "models_dir": models,
-            "metrics_port": 0,
-            "kafka": service_settings.kafka.model_copy(
-                update={"topic_prefix": tag, "subscribe_pattern": rf"raw\.{tag}\..+"}
-            ),
-        }
-    )
-    stop = threading.Event()
-    failed: list[BaseException] = []
-
-    def stream() -> None:
-        try:
-            run(settings, spark=spark, stop_event=stop)
-        except BaseException as exc:  # reported by the tests
-            failed.append(exc)
-
-    thread = threading.Thread(target=stream, name="faucon-stream", daemon=True)
-    thread.start()
-    messages = load_messages([str(p) for p in BATCH_A])
-    publish(settings, f"raw.{tag}.ztf", messages, progress=False)
-    _wait_enriched(settings, len(messages))
-    assert not failed, failed
-    airflow.test_dag("faucon_archive_night", {"night": NIGHT}, settings)
-    yield Live(settings, airflow, models)
-    stop.set()
-    thread.join(120)
-    assert not failed, failed
+    with running_stream(service_settings, spark, state, tag, BATCH_A, ENRICH_TIMEOUT_S) as stream:
+        settings = stream.settings
+        airflow.test_dag("faucon_archive_night", {"night": NIGHT}, settings)
+        yield Live(settings, airflow, settings.models_dir)
 
 
 def _enriched(settings: Settings) -> list[tuple[Consumed, dict[str, Any]]]:
@@ -200,7 +155,7 @@ def test_retrain_dag_promotes_and_the_running_stream_uses_it(live: Live) -> None
     # The stream never stopped: new alerts are scored by version 2.
     later = load_messages([str(p) for p in BATCH_B])
     publish(settings, f"raw.{settings.kafka.topic_prefix}.later", later, progress=False)
-    _wait_enriched(settings, len(before) + len(later))
+    wait_enriched(settings, len(before) + len(later), ENRICH_TIMEOUT_S)
     new_hash = hashlib.sha256(
         (models / "snia_ztf" / candidate / "model.onnx").read_bytes()
     ).hexdigest()
