@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from broker.filters.base import FilterSpec
 from broker.filters.validate import validate_spec
-from broker.portal.filters import backtest, can_edit, draft, stream_figures, summary
+from broker.portal.filters import backtest, can_edit, draft, summaries, summary
 from broker.portal.listing import FastJSON, Page, listing, page, page_of
 from broker.portal.security import Principal, principal
 from broker.registry.backtest import check_on_sample
@@ -90,9 +90,7 @@ def _editable(request: Request, who: Principal, name: str) -> FilterSpec:
 @router.get("", summary="Every filter with its version, state, owner and pass rates")
 def list_filters(request: Request, who: Auth, paged: Annotated[Page, Depends(page)]) -> Any:
     portal = _portal(request)
-    figures, stored = stream_figures(portal.settings), portal.store.filter_counts()
-    total = portal.store.counts()["alerts"]
-    items = [summary(portal.settings, s, figures, stored, total, who.user) for s in portal.specs()]
+    items = summaries(portal.settings, portal.store, portal.specs(), who.user)
     return page_of(request, paged, items)
 
 
@@ -100,9 +98,7 @@ def list_filters(request: Request, who: Auth, paged: Annotated[Page, Depends(pag
 def show_filter(request: Request, who: Auth, name: Name) -> Any:
     portal = _portal(request)
     spec = portal.registry().show(name)
-    total = portal.store.counts()["alerts"]
-    return summary(portal.settings, spec, stream_figures(portal.settings),
-                   portal.store.filter_counts(), total, who.user)  # fmt: skip
+    return summaries(portal.settings, portal.store, [spec], who.user)[0]
 
 
 @router.get("/{name}/alerts", summary="The latest alerts a filter published")

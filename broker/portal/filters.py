@@ -31,6 +31,7 @@ from broker.core.config import Settings
 from broker.filters.base import FilterSpec, FilterValidationError
 from broker.ops.stats import stats_path
 from broker.portal.accounts import User
+from broker.portal.store import AlertStore
 from broker.registry.backtest import evaluate_specs
 
 SOURCES = ("recent", "night")
@@ -84,6 +85,14 @@ def summary(
     if user is not None:
         out["editable"] = can_edit(user, spec)
     return out
+
+
+def summaries(
+    settings: Settings, store: AlertStore, specs: list[FilterSpec], user: User
+) -> list[dict[str, Any]]:
+    """:func:`summary` of each filter with the stream's and the store's pass rates."""
+    figures, stored, total = stream_figures(settings), store.filter_counts(), store.alert_count()
+    return [summary(settings, s, figures, stored, total, user) for s in specs]
 
 
 def backtest(

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from broker.core.schema import alert_schema, filter_view_schema
-from broker.portal.filters import can_edit, stream_figures, summary
+from broker.portal.filters import can_edit, summaries
 from broker.portal.pages import render
 from broker.portal.security import Principal, principal
 
@@ -50,9 +50,7 @@ def _editor_context(request: Request) -> dict[str, Any]:
 @router.get("/filters")
 def filters_page(request: Request, who: Auth) -> Response:
     portal = request.app.state.portal
-    figures, stored = stream_figures(portal.settings), portal.store.filter_counts()
-    total = portal.store.counts()["alerts"]
-    items = [summary(portal.settings, s, figures, stored, total, who.user) for s in portal.specs()]
+    items = summaries(portal.settings, portal.store, portal.specs(), who.user)
     return render(request, "filters.html", who=who, filters=items)
 
 
@@ -65,9 +63,7 @@ def new_filter_page(request: Request, who: Auth) -> Response:
 def filter_page(request: Request, who: Auth, name: Name) -> Response:
     portal = request.app.state.portal
     spec = portal.registry().show(name)
-    total = portal.store.counts()["alerts"]
-    f = summary(portal.settings, spec, stream_figures(portal.settings),
-                portal.store.filter_counts(), total, who.user)  # fmt: skip
+    f = summaries(portal.settings, portal.store, [spec], who.user)[0]
     latest = portal.store.filter_latest(name, portal.settings.portal.page_size, 0)
     return render(request, "filter.html", who=who, f=f, latest=latest, **_editor_context(request))
 

@@ -232,6 +232,10 @@ class AlertStore:
         )
         return [decode_record(r["record"]) for r in rows]
 
+    def alert_count(self) -> int:
+        """Alerts stored."""
+        return int(self.db.scalar("SELECT count(*) FROM alerts"))
+
     def counts(self) -> dict[str, Any]:
         """Rows per table and the newest stored alert (for health)."""
         out: dict[str, Any] = {
