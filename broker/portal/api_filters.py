@@ -171,19 +171,21 @@ def change_filter(request: Request, who: Auth, name: Name, body: FilterChange) -
     return summary(portal.settings, stored, {}, {}, 0, who.user)
 
 
-@router.post("/{name}/disable", summary="Disable a filter (kept, with its history)")
-def disable_filter(request: Request, who: Auth, name: Name, body: StateChange) -> Any:
+def _set_state(request: Request, who: Principal, name: str, note: str, enable: bool) -> Any:
     portal = _portal(request)
     if not who.user.is_operator:
         _editable(request, who, name)
-    spec = portal.registry().disable(name, body.note, author=f"{who.user.name} (portal)")
+    registry = portal.registry()
+    switch = registry.enable if enable else registry.disable
+    spec = switch(name, note, author=f"{who.user.name} (portal)")
     return summary(portal.settings, spec, {}, {}, 0, who.user)
+
+
+@router.post("/{name}/disable", summary="Disable a filter (kept, with its history)")
+def disable_filter(request: Request, who: Auth, name: Name, body: StateChange) -> Any:
+    return _set_state(request, who, name, body.note, enable=False)
 
 
 @router.post("/{name}/enable", summary="Enable a filter (also lifts a quarantine)")
 def enable_filter(request: Request, who: Auth, name: Name, body: StateChange) -> Any:
-    portal = _portal(request)
-    if not who.user.is_operator:
-        _editable(request, who, name)
-    spec = portal.registry().enable(name, body.note, author=f"{who.user.name} (portal)")
-    return summary(portal.settings, spec, {}, {}, 0, who.user)
+    return _set_state(request, who, name, body.note, enable=True)
