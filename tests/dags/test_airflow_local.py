@@ -33,13 +33,14 @@ def test_start_status_stop(service_settings: Settings, tmp_path: Path) -> None:
         pids = status["services"]
         assert set(pids) == set(SERVICES) and all(pids.values())
         assert (tmp_path / "airflow" / "airflow.db").is_file()
+        want = ["faucon_anomaly", "faucon_archive_night", "faucon_replay", "faucon_retrain"]
         deadline, ids = time.monotonic() + 120, []
         while time.monotonic() < deadline:
             ids = _dag_ids(port)
-            if len(ids) == 3:
+            if ids == want:
                 break
             time.sleep(2)
-        assert ids == ["faucon_anomaly", "faucon_archive_night", "faucon_replay", "faucon_retrain"]
+        assert ids == want
         local.start()  # idempotent: running services are kept
         assert LocalAirflow(settings).status()["services"] == pids
     finally:
