@@ -27,7 +27,6 @@ Examples
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from classifiers import features, registry
 from classifiers.anomaly import KIND, column_index, is_anomaly_model
 from classifiers.anomaly_onnx import make_session, run
 from classifiers.batchcache import for_batch
-from classifiers.inference import LoadedModel, Scorer
+from classifiers.inference import LoadedModel, Scorer, shared_scorer
 
 Record = dict[str, Any]
 
@@ -146,15 +145,6 @@ class AnomalyScorer(Scorer):
                 out[i] = {**base, "score": None, "unsupervised": None, "reason": reason}
 
 
-_SCORERS: dict[Path, AnomalyScorer] = {}
-_LOCK = threading.Lock()
-
-
 def get_anomaly_scorer(models_dir: str | Path | None = None) -> AnomalyScorer:
     """The process-wide :class:`AnomalyScorer` of a registry root (created on first use)."""
-    root = registry.models_root(models_dir).resolve()
-    with _LOCK:
-        scorer = _SCORERS.get(root)
-        if scorer is None:
-            scorer = _SCORERS[root] = AnomalyScorer(root)
-        return scorer
+    return shared_scorer(AnomalyScorer, models_dir)

@@ -37,7 +37,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import onnxruntime as ort
@@ -278,18 +278,24 @@ class Scorer:
             out[i].extend(recs)
 
 
-_SCORERS: dict[Path, Scorer] = {}
+_S = TypeVar("_S", bound=Scorer)
+_SCORERS: dict[tuple[type[Scorer], Path], Scorer] = {}
 _SCORERS_LOCK = threading.Lock()
+
+
+def shared_scorer(kind: type[_S], models_dir: str | Path | None = None) -> _S:
+    """The process-wide scorer of class ``kind`` for a registry root (created on first use)."""
+    root = registry.models_root(models_dir).resolve()
+    with _SCORERS_LOCK:
+        scorer = _SCORERS.get((kind, root))
+        if scorer is None:
+            scorer = _SCORERS[(kind, root)] = kind(root)
+        return cast(_S, scorer)
 
 
 def get_scorer(models_dir: str | Path | None = None) -> Scorer:
     """The process-wide :class:`Scorer` of a registry root (created on first use)."""
-    root = registry.models_root(models_dir).resolve()
-    with _SCORERS_LOCK:
-        scorer = _SCORERS.get(root)
-        if scorer is None:
-            scorer = _SCORERS[root] = Scorer(root)
-        return scorer
+    return shared_scorer(Scorer, models_dir)
 
 
 def score_alerts(
