@@ -20,13 +20,14 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from broker.portal.accounts import NAME_RE
 from broker.portal.kafka_access import check_grant, client_config, readable_topics
 from broker.portal.listing import FastJSON, Page, page, page_of
 from broker.portal.security import Principal, principal, require_operator
 
 router = APIRouter(prefix="/api/v1", default_response_class=FastJSON, tags=["accounts"])
 Auth = Annotated[Principal, Depends(principal)]
-UserName = Annotated[str, Path(pattern="^[a-z][a-z0-9_.-]{1,31}$")]
+UserName = Annotated[str, Path(pattern=NAME_RE.pattern)]
 _STRICT = ConfigDict(extra="forbid")
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from broker.filters.base import FilterSpec
+from broker.filters.base import NAME_RE, FilterSpec
 from broker.filters.validate import validate_spec
 from broker.portal.filters import backtest, can_edit, draft, summaries, summary
 from broker.portal.listing import FastJSON, Page, listing, page, page_of
@@ -27,7 +27,7 @@ from broker.registry.backtest import check_on_sample
 
 router = APIRouter(prefix="/api/v1/filters", default_response_class=FastJSON, tags=["filters"])
 Auth = Annotated[Principal, Depends(principal)]
-Name = Annotated[str, Path(pattern="^[a-z][a-z0-9_]{1,62}$", description="filter name")]
+Name = Annotated[str, Path(pattern=NAME_RE.pattern, description="filter name")]
 _STRICT = ConfigDict(extra="forbid")
 
 

@@ -20,13 +20,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from broker.core.schema import alert_schema, filter_view_schema
+from broker.filters.base import NAME_RE
 from broker.portal.filters import can_edit, summaries
 from broker.portal.pages import render
 from broker.portal.security import Principal, principal
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 Auth = Annotated[Principal, Depends(principal)]
-Name = Annotated[str, Path(pattern="^[a-z][a-z0-9_]{1,62}$")]
+Name = Annotated[str, Path(pattern=NAME_RE.pattern)]
 
 
 @cache
