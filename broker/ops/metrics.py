@@ -111,13 +111,9 @@ class StreamMetrics:
 
         self.last_batch.set(time.time())
 
-    def set_models(
-        self, models: Iterable[tuple[str, str, str]], provider: str | None = None
-    ) -> None:
-        """Promoted models in use: (name, version, hash), and the provider they run on.
-
-        ``provider`` is the preference (default: the configured one, as the workers read it).
-        """
+    def set_models(self, models: Iterable[tuple[str, str, str]]) -> None:
+        """Promoted models in use: (name, version, hash), and the provider they run on
+        (the configured preference, as the workers read it)."""
         from broker.core.errors import ConfigError
         from classifiers.providers import choose
 
@@ -126,7 +122,7 @@ class StreamMetrics:
             self.model_info.labels(model=name, version=version, hash=digest).set(1)
         self.inference_provider.clear()
         try:
-            choice = choose(provider)
+            choice = choose()
             self.inference_provider.labels(provider=choice.provider, reason=choice.reason).set(1)
         except ConfigError as exc:  # the models cannot load either; say why
             self.inference_provider.labels(provider="unavailable", reason=str(exc)[:200]).set(1)
